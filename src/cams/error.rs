@@ -1,0 +1,235 @@
+//! The client's error type, classified exactly as the contract's outcome table.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::response::Envelope;
+
+/// How an outcome is handled; one value per row of the contract's outcome table that a CAMS
+/// call can produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// Throttling codes or `x-acs-retry-after`: back off.
+    Throttled,
+    /// 5xx, transport errors, timeouts, unknown codes: back off.
+    Retryable,
+    /// Bad or unusable credentials: a person must fix them.
+    Credentials,
+    /// The credentials are valid but not allowed: a person must grant access.
+    Forbidden,
+    /// Stale timestamp or reused nonce: retry with fresh ones.
+    Freshness,
+    /// The request itself is wrong: nothing changes until the spec does.
+    Terminal,
+}
+
+impl ErrorClass {
+    /// Classifies a CAMS error code.
+    pub fn of_code(code: &str) -> Self {
+        if code.starts_with("Throttling") {
+            Self::Throttled
+        } else if code.starts_with("InvalidAccessKeyId")
+            || code == "SignatureDoesNotMatch"
+            || code == "IncompleteSignature"
+        {
+            Self::Credentials
+        } else if code.starts_with("Forbidden")
+            || code == "Authentication.NoAuth"
+            || code == "ActionUnauthorized"
+        {
+            Self::Forbidden
+        } else if code == "InvalidTimeStamp.Expired" || code == "SignatureNonceUsed" {
+            Self::Freshness
+        } else if code.starts_with("MissingParameter") || code.starts_with("InvalidParameter") {
+            Self::Terminal
+        } else {
+            Self::Retryable
+        }
+    }
+
+    /// A metric label for this class.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Throttled => "throttled",
+            Self::Retryable => "retryable",
+            Self::Credentials => "credentials",
+            Self::Forbidden => "forbidden",
+            Self::Freshness => "freshness",
+            Self::Terminal => "terminal",
+        }
+    }
+}
+
+/// Everything a CAMS call can fail with. Every string in it has been scrubbed of the
+/// credentials' secret values.
+#[derive(Debug, thiserror::Error)]
+pub enum CamsError {
+    /// CAMS answered with an error envelope (or a 2xx whose Code is not OK).
+    #[error("CAMS answered HTTP {status} {code}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The `Code` (or `HTTP<status>` when CAMS sent none).
+        code: String,
+        /// The `Message`, scrubbed.
+        message: String,
+        /// The whole envelope, scrubbed.
+        envelope: Envelope,
+        /// `x-acs-retry-after`.
+        retry_after: Option<Duration>,
+        /// The `Date` header.
+        server_date: Option<DateTime<Utc>>,
+    },
+    /// CAMS answered with something that is not the envelope.
+    #[error("CAMS answered HTTP {status} with a body that is not a CAMS response")]
+    Undecodable {
+        /// HTTP status.
+        status: u16,
+    },
+    /// The request did not complete (connection refused or reset, TLS, DNS …).
+    #[error("transport error talking to CAMS: {0}")]
+    Transport(String),
+    /// No answer within the request timeout.
+    #[error("CAMS did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The region is not a region id.
+    #[error("region {0:?} is not a region id (e.g. ap-southeast-1)")]
+    InvalidRegion(String),
+    /// The configured endpoint override cannot be parsed.
+    #[error("invalid CAMS endpoint {0}")]
+    InvalidEndpoint(String),
+    /// The request would go to a host the operator does not allow.
+    #[error("refusing to send a CAMS request to {0}: only cams.<region>.aliyuncs.com or the configured endpoint are allowed")]
+    HostNotAllowed(String),
+}
+
+impl CamsError {
+    /// The outcome-table class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Api {
+                code, retry_after, ..
+            } => {
+                let class = ErrorClass::of_code(code);
+                if retry_after.is_some() && class == ErrorClass::Retryable {
+                    ErrorClass::Throttled
+                } else {
+                    class
+                }
+            }
+            Self::Undecodable { .. } | Self::Transport(_) | Self::Timeout(_) => {
+                ErrorClass::Retryable
+            }
+            Self::InvalidRegion(_) | Self::InvalidEndpoint(_) | Self::HostNotAllowed(_) => {
+                ErrorClass::Terminal
+            }
+        }
+    }
+
+    /// The envelope CAMS sent, if it sent one.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        match self {
+            Self::Api { envelope, .. } => Some(envelope),
+            _ => None,
+        }
+    }
+
+    /// `x-acs-retry-after`, if CAMS sent it.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The server's `Date`, if CAMS sent one.
+    pub fn server_date(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Api { server_date, .. } => *server_date,
+            _ => None,
+        }
+    }
+
+    /// A short metric label: the class, or the CAMS code for API errors.
+    pub fn metric_label(&self) -> &'static str {
+        self.class().label()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_every_documented_code() {
+        use ErrorClass::*;
+        let cases = [
+            ("Throttling", Throttled),
+            ("Throttling.User", Throttled),
+            ("Throttling.Api", Throttled),
+            ("ServiceUnavailable", Retryable),
+            ("InternalError", Retryable),
+            ("SomethingNew", Retryable),
+            ("InvalidAccessKeyId.NotFound", Credentials),
+            ("InvalidAccessKeyId.Inactive", Credentials),
+            ("SignatureDoesNotMatch", Credentials),
+            ("IncompleteSignature", Credentials),
+            ("Forbidden", Forbidden),
+            ("Forbidden.RAM", Forbidden),
+            ("Authentication.NoAuth", Forbidden),
+            ("ActionUnauthorized", Forbidden),
+            ("InvalidTimeStamp.Expired", Freshness),
+            ("SignatureNonceUsed", Freshness),
+            ("MissingParameter", Terminal),
+            ("InvalidParameter.GroupNotExist", Terminal),
+            ("InvalidParameter.ChannelTypeNotSupport", Terminal),
+        ];
+        for (code, class) in cases {
+            assert_eq!(ErrorClass::of_code(code), class, "{code}");
+        }
+    }
+
+    fn api(code: &str, retry_after: Option<Duration>) -> CamsError {
+        CamsError::Api {
+            status: 400,
+            code: code.into(),
+            message: String::new(),
+            envelope: Envelope::default(),
+            retry_after,
+            server_date: None,
+        }
+    }
+
+    #[test]
+    fn retry_after_makes_an_unknown_code_throttled_but_not_a_terminal_one() {
+        assert_eq!(
+            api("Weird", Some(Duration::from_secs(1))).class(),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            api("MissingParameter", Some(Duration::from_secs(1))).class(),
+            ErrorClass::Terminal
+        );
+    }
+
+    #[test]
+    fn transport_and_timeouts_are_retryable_and_bad_hosts_terminal() {
+        assert_eq!(
+            CamsError::Transport("x".into()).class(),
+            ErrorClass::Retryable
+        );
+        assert_eq!(
+            CamsError::Timeout(Duration::from_secs(1)).class(),
+            ErrorClass::Retryable
+        );
+        assert_eq!(
+            CamsError::Undecodable { status: 502 }.class(),
+            ErrorClass::Retryable
+        );
+        assert_eq!(
+            CamsError::HostNotAllowed("x".into()).class(),
+            ErrorClass::Terminal
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! cams-operator: manages WhatsApp groups on Alibaba Cloud CAMS as `ChatGroup` resources.
+
+pub mod cams;

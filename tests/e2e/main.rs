@@ -1,0 +1,1 @@
+//! Real-cluster end-to-end tier (built only with `--features e2e`).
