@@ -1,3 +1,10 @@
 //! cams-operator: manages WhatsApp groups on Alibaba Cloud CAMS as `ChatGroup` resources.
 
 pub mod cams;
+pub mod cli;
+pub mod commands;
+pub mod controller;
+pub mod credentials;
+pub mod plan;
+pub mod resource;
+pub mod status;

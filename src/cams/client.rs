@@ -159,11 +159,13 @@ impl CamsClient {
             return Err(CamsError::Undecodable { status });
         };
         let envelope = envelope.map_text(|s| scrubber.scrub(s));
+        let text = scrubber.scrub(&String::from_utf8_lossy(&body));
         let response = Response {
             status,
             envelope,
             retry_after,
             server_date,
+            body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
         };
         if response.is_success() {
             return Ok(response);
@@ -178,7 +180,7 @@ impl CamsClient {
             status,
             code,
             message: response.envelope.message.clone().unwrap_or_default(),
-            envelope: response.envelope,
+            envelope: Box::new(response.envelope),
             retry_after,
             server_date,
         })

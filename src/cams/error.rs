@@ -75,7 +75,7 @@ pub enum CamsError {
         /// The `Message`, scrubbed.
         message: String,
         /// The whole envelope, scrubbed.
-        envelope: Envelope,
+        envelope: Box<Envelope>,
         /// `x-acs-retry-after`.
         retry_after: Option<Duration>,
         /// The `Date` header.
@@ -195,7 +195,7 @@ mod tests {
             status: 400,
             code: code.into(),
             message: String::new(),
-            envelope: Envelope::default(),
+            envelope: Box::default(),
             retry_after,
             server_date: None,
         }

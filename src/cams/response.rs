@@ -76,6 +76,8 @@ pub struct Response {
     pub retry_after: Option<Duration>,
     /// The `Date` header, for measuring clock skew.
     pub server_date: Option<DateTime<Utc>>,
+    /// The whole body as JSON (scrubbed), for callers that need the action's own fields.
+    pub body: Value,
 }
 
 impl Response {
@@ -118,6 +120,7 @@ mod tests {
             envelope: e,
             retry_after: None,
             server_date: None,
+            body: Value::Null,
         };
         assert!(
             r.is_success(),
@@ -145,6 +148,7 @@ mod tests {
             envelope,
             retry_after: None,
             server_date: None,
+            body: Value::Null,
         };
         assert!(!r(500, ok.clone()).is_success());
         assert!(!r(

@@ -1,0 +1,217 @@
+//! The three subcommands: `run`, `crd` and `call`.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use chrono::NaiveDateTime;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::CustomResourceExt;
+
+use crate::cams::{
+    CamsClient, ClientConfig, Endpoint, EndpointPolicy, Freshness, SignatureVersion,
+};
+use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
+use crate::controller::{self, Context, WatchScope};
+use crate::credentials::{LendPolicy, OperatorCredentials};
+use crate::resource::ChatGroup;
+use crate::status::RetryPolicy;
+
+/// The CRD as YAML, exactly as checked in under `crds/`.
+pub fn crd_yaml() -> anyhow::Result<String> {
+    Ok(serde_saphyr::to_string(&ChatGroup::crd())?)
+}
+
+/// The `User-Agent` of this binary for a replica.
+pub fn user_agent(replica: &str) -> String {
+    format!(
+        "cams-operator/{} (replica {replica})",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig> {
+    let endpoint = args
+        .endpoint
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .map(Endpoint::parse)
+        .transpose()?;
+    Ok(ClientConfig {
+        endpoints: EndpointPolicy::new(&args.region, endpoint)?,
+        signature: args
+            .signature
+            .parse::<SignatureVersion>()
+            .map_err(anyhow::Error::msg)?,
+        timeout: args.request_timeout,
+        connect_timeout: args.request_timeout.min(std::time::Duration::from_secs(5)),
+        user_agent: user_agent(replica),
+    })
+}
+
+fn operator_credentials() -> anyhow::Result<OperatorCredentials> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    Ok(OperatorCredentials::load(
+        |k| std::env::var(k).ok(),
+        home.as_deref(),
+    )?)
+}
+
+/// Sets up logging.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// `cams-operator run`.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_tracing(args.log_format);
+    let replica = args
+        .replica_id
+        .clone()
+        .or_else(|| std::env::var("POD_NAME").ok())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let config = client_config(&args.cams, &replica)?;
+    let endpoints = config.endpoints.clone();
+    let cams = CamsClient::new(config)?;
+    let operator_credentials = operator_credentials()?;
+    let lend = LendPolicy::from_list(&args.lend_credentials_to);
+    tracing::info!(
+        replica = %replica,
+        credentials = operator_credentials.source().unwrap_or("none"),
+        lend = ?lend,
+        "starting cams-operator"
+    );
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to Kubernetes")?;
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "cams-operator".into(),
+            instance: Some(replica.clone()),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        cams: Arc::new(cams),
+        endpoints,
+        operator_credentials,
+        lend,
+        retry: RetryPolicy {
+            base: args.retry_base,
+            cap: args.retry_max,
+            slow: args.slow_retry,
+        },
+        recorder,
+        field_manager: "cams-operator".into(),
+        api_timeout: args.api_timeout,
+    });
+    let scope = WatchScope {
+        namespaces: args
+            .namespaces
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .collect(),
+        label_selector: args.label_selector,
+    };
+    controller::run(ctx, scope, args.concurrency.max(1)).await;
+    tracing::info!("cams-operator stopped");
+    Ok(())
+}
+
+/// `cams-operator call`.
+pub async fn call(args: CallArgs) -> anyhow::Result<()> {
+    let mut params = Vec::with_capacity(args.params.len());
+    for p in &args.params {
+        let Some((k, v)) = p.split_once('=') else {
+            bail!("--param {p:?} must be Key=Value");
+        };
+        params.push((k.to_string(), v.to_string()));
+    }
+    let client = CamsClient::new(client_config(&args.cams, "cli")?)?;
+    let credentials = operator_credentials()?
+        .get()
+        .cloned()
+        .context("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a credentials file")?;
+    let region = Some(args.cams.region.as_str());
+    if args.dry_run {
+        let mut fresh = Freshness::now();
+        if let Some(nonce) = args.nonce {
+            fresh.nonce = nonce;
+        }
+        if let Some(ts) = args.timestamp {
+            fresh.timestamp = NaiveDateTime::parse_from_str(&ts, "%Y-%m-%dT%H:%M:%SZ")
+                .with_context(|| format!("--timestamp {ts:?} must be yyyy-MM-ddTHH:mm:ssZ"))?
+                .and_utc();
+        }
+        let signed = client.prepare(&args.action, &params, region, &credentials, &fresh)?;
+        let out = serde_json::json!({
+            "method": signed.method,
+            "url": signed.url,
+            "headers": signed.headers_json(),
+            "body": signed.body,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    if args.nonce.is_some() || args.timestamp.is_some() {
+        bail!("--nonce and --timestamp only go with --dry-run (a sent request always gets fresh ones)");
+    }
+    match client
+        .call(&args.action, &params, region, &credentials)
+        .await
+    {
+        Ok(response) => {
+            println!("{}", serde_json::to_string_pretty(&response.body)?);
+            Ok(())
+        }
+        Err(e) => {
+            if let crate::cams::CamsError::Api { envelope, .. } = &e {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&envelope_json(envelope))?
+                );
+            }
+            bail!("{e}")
+        }
+    }
+}
+
+fn envelope_json(e: &crate::cams::Envelope) -> serde_json::Value {
+    serde_json::json!({
+        "RequestId": e.request_id,
+        "Code": e.code,
+        "Message": e.message,
+        "Success": e.success,
+        "AccessDeniedDetail": e.access_denied_detail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn checked_in_crd_matches_the_generated_one() {
+        let checked_in = include_str!("../crds/chatgroups.cams.dev.yaml");
+        let generated = super::crd_yaml().unwrap();
+        assert!(
+            checked_in == generated,
+            "crds/chatgroups.cams.dev.yaml is stale: run `cargo run -- crd > crds/chatgroups.cams.dev.yaml`"
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! The ChatGroup controller: reconcile (decide, call CAMS, judge, write status, publish an
+//! event) and the error policy. Kubernetes I/O lives here; the decisions live in
+//! [`crate::plan`] and [`crate::status`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn, Instrument};
+
+use crate::cams::Credentials;
+use crate::cams::{CamsError, ChatGroupApi, EndpointPolicy, ErrorClass};
+use crate::credentials::{
+    credentials_from_secret, CredentialsError, LendPolicy, OperatorCredentials,
+};
+use crate::plan::{applied_hash, decide, update_request, Decision};
+use crate::resource::ChatGroup;
+use crate::status::{judge, EventKind, JudgeInput, Outcome, Requeue, RetryPolicy};
+
+/// Errors that end a reconcile early: Kubernetes API failures. CAMS outcomes are not errors
+/// here; they are recorded in status.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A Kubernetes API call failed.
+    #[error("Kubernetes API error while {action}: {source}")]
+    Kube {
+        /// What was being done.
+        action: &'static str,
+        /// The error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A Kubernetes API call did not finish in time.
+    #[error("Kubernetes API call timed out while {0}")]
+    Timeout(&'static str),
+    /// The object has no namespace (cannot happen for a namespaced kind).
+    #[error("object has no namespace")]
+    NoNamespace,
+}
+
+impl ReconcileError {
+    /// A metric label.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Kube { .. } => "kube_error",
+            Self::Timeout(_) => "kube_timeout",
+            Self::NoNamespace => "no_namespace",
+        }
+    }
+}
+
+/// Everything a reconcile needs.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// CAMS.
+    pub cams: Arc<dyn ChatGroupApi>,
+    /// Endpoint rules (for the applied hash).
+    pub endpoints: EndpointPolicy,
+    /// The operator's own credentials.
+    pub operator_credentials: OperatorCredentials,
+    /// Namespaces lent the operator's credentials.
+    pub lend: LendPolicy,
+    /// Backoff.
+    pub retry: RetryPolicy,
+    /// Event recorder.
+    pub recorder: Recorder,
+    /// Server-side apply field manager.
+    pub field_manager: String,
+    /// Timeout for each Kubernetes API call.
+    pub api_timeout: Duration,
+}
+
+/// Reconciles one ChatGroup.
+pub async fn reconcile(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let span = tracing::info_span!("reconcile", object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()), generation = obj.metadata.generation);
+    reconcile_inner(obj, ctx).instrument(span).await
+}
+
+async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let namespace = obj.namespace().ok_or(ReconcileError::NoNamespace)?;
+    let now = Utc::now();
+    let request = update_request(&obj.spec);
+    let endpoint = ctx.endpoints.resolve(obj.spec.region.as_deref());
+    let desired_hash = match &endpoint {
+        Ok(endpoint) => applied_hash(&request, endpoint),
+        Err(_) => String::new(),
+    };
+
+    let outcome = match (decide(&obj, &desired_hash, now), endpoint) {
+        (Decision::Paused, _) => Outcome::Paused,
+        (Decision::UpToDate, _) => Outcome::UpToDate,
+        (Decision::AwaitSpecChange, _) => return Ok(Action::await_change()),
+        (Decision::WaitUntil(at), _) => {
+            let wait = (at - now).to_std().unwrap_or_default();
+            return Ok(Action::requeue(wait + Duration::from_millis(50)));
+        }
+        (Decision::Apply, Err(e)) => failed(&e, false),
+        (Decision::Apply, Ok(_)) => match credentials_for(&obj, &namespace, &ctx).await? {
+            Err(e) => Outcome::Failed {
+                class: ErrorClass::Credentials,
+                message: e.to_string(),
+                envelope: None,
+                retry_after: None,
+                called: false,
+            },
+            Ok(credentials) => {
+                let started = std::time::Instant::now();
+                let result = ctx
+                    .cams
+                    .update_chat_group(obj.spec.region.clone(), &credentials, &request)
+                    .await;
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                match result {
+                    Ok(response) => {
+                        info!(
+                            request_id = response.envelope.request_id.as_deref().unwrap_or(""),
+                            elapsed_ms, "CAMS accepted UpdateChatGroup"
+                        );
+                        Outcome::Accepted {
+                            envelope: response.envelope,
+                            hash: desired_hash.clone(),
+                        }
+                    }
+                    Err(e) => {
+                        warn!(class = e.class().label(), error = %e, elapsed_ms, "UpdateChatGroup failed");
+                        failed(&e, true)
+                    }
+                }
+            }
+        },
+    };
+
+    let judgement = judge(
+        &obj,
+        &outcome,
+        &JudgeInput {
+            desired_hash: &desired_hash,
+            now,
+            jitter: rand::random::<f64>(),
+            policy: ctx.retry,
+        },
+    );
+    if obj.status.as_ref() != Some(&judgement.status) {
+        write_status(&obj, &namespace, &judgement.status, &ctx).await?;
+    }
+    if let Some(event) = &judgement.event {
+        publish(&obj, event, &ctx).await;
+    }
+    Ok(match judgement.requeue {
+        Requeue::OnChange => Action::await_change(),
+        Requeue::After(d) => Action::requeue(d),
+    })
+}
+
+fn failed(e: &CamsError, called: bool) -> Outcome {
+    let mut message = e.to_string();
+    if e.class() == ErrorClass::Freshness {
+        message = match e.server_date() {
+            Some(server) => format!(
+                "{message} (after one retry with a fresh nonce and timestamp); the operator's clock differs from CAMS's by {}s",
+                (Utc::now() - server).num_seconds()
+            ),
+            None => format!("{message} (after one retry with a fresh nonce and timestamp)"),
+        };
+    }
+    Outcome::Failed {
+        class: e.class(),
+        message,
+        envelope: e.envelope().cloned(),
+        retry_after: e.retry_after(),
+        called,
+    }
+}
+
+/// The credentials for this object: its Secret, or the operator's own if lent. The outer
+/// error is a Kubernetes failure (retried by the error policy); the inner one a credentials
+/// outcome.
+async fn credentials_for(
+    obj: &ChatGroup,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<Result<Credentials, CredentialsError>, ReconcileError> {
+    let Some(reference) = &obj.spec.credentials_secret_ref else {
+        if !ctx.lend.allows(namespace) {
+            return Ok(Err(CredentialsError::NotLent {
+                namespace: namespace.to_string(),
+            }));
+        }
+        return Ok(ctx
+            .operator_credentials
+            .get()
+            .cloned()
+            .ok_or(CredentialsError::NoOperatorCredentials));
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let got = tokio::time::timeout(ctx.api_timeout, secrets.get_opt(&reference.name))
+        .await
+        .map_err(|_| ReconcileError::Timeout("reading the credentials Secret"))?
+        .map_err(|source| ReconcileError::Kube {
+            action: "reading the credentials Secret",
+            source,
+        })?;
+    Ok(match got {
+        None => Err(CredentialsError::SecretNotFound {
+            namespace: namespace.to_string(),
+            name: reference.name.clone(),
+        }),
+        Some(secret) => credentials_from_secret(&secret),
+    })
+}
+
+async fn write_status(
+    obj: &ChatGroup,
+    namespace: &str,
+    status: &crate::resource::ChatGroupStatus,
+    ctx: &Context,
+) -> Result<(), ReconcileError> {
+    let api: Api<ChatGroup> = Api::namespaced(ctx.client.clone(), namespace);
+    // Server-side apply with the whole status: a field this manager leaves out is removed.
+    let patch = json!({
+        "apiVersion": ChatGroup::api_version(&()),
+        "kind": ChatGroup::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(&ctx.field_manager).force();
+    tokio::time::timeout(
+        ctx.api_timeout,
+        api.patch_status(&obj.name_any(), &params, &Patch::Apply(&patch)),
+    )
+    .await
+    .map_err(|_| ReconcileError::Timeout("writing status"))?
+    .map_err(|source| ReconcileError::Kube {
+        action: "writing status",
+        source,
+    })?;
+    Ok(())
+}
+
+async fn publish(obj: &ChatGroup, event: &crate::status::EventSpec, ctx: &Context) {
+    let ev = Event {
+        type_: match event.kind {
+            EventKind::Normal => EventType::Normal,
+            EventKind::Warning => EventType::Warning,
+        },
+        reason: event.reason.to_string(),
+        note: Some(event.note.chars().take(1000).collect()),
+        action: "UpdateChatGroup".into(),
+        secondary: None,
+    };
+    let reference = obj.object_ref(&());
+    match tokio::time::timeout(ctx.api_timeout, ctx.recorder.publish(&ev, &reference)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(error = %e, "could not publish event"),
+        Err(_) => warn!("publishing an event timed out"),
+    }
+}
+
+/// Requeues after a Kubernetes failure. CAMS failures never get here.
+pub fn error_policy(_obj: Arc<ChatGroup>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    warn!(error = %error, label = error.metric_label(), "reconcile failed; retrying");
+    let jitter = Duration::from_millis(rand::random::<u64>() % 5000);
+    Action::requeue(Duration::from_secs(10) + jitter)
+}
+
+/// Which ChatGroups to watch.
+#[derive(Clone, Debug, Default)]
+pub struct WatchScope {
+    /// Namespaces; empty means all.
+    pub namespaces: Vec<String>,
+    /// Label selector, if any.
+    pub label_selector: Option<String>,
+}
+
+/// Runs the controller until a shutdown signal.
+pub async fn run(ctx: Arc<Context>, scope: WatchScope, concurrency: u16) {
+    let mut watcher_config = watcher::Config::default();
+    if let Some(selector) = &scope.label_selector {
+        watcher_config = watcher_config.labels(selector);
+    }
+    let apis: Vec<Api<ChatGroup>> = if scope.namespaces.is_empty() {
+        vec![Api::all(ctx.client.clone())]
+    } else {
+        scope
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
+            .collect()
+    };
+    let controllers = apis.into_iter().map(|api| {
+        let ctx = ctx.clone();
+        let watcher_config = watcher_config.clone();
+        async move {
+            Controller::new(api, watcher_config)
+                .with_config(ControllerConfig::default().concurrency(concurrency))
+                .shutdown_on_signal()
+                .run(reconcile, error_policy, ctx)
+                .for_each(|result| async move {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "controller event");
+                    }
+                })
+                .await;
+        }
+    });
+    futures::future::join_all(controllers).await;
+}

@@ -1,0 +1,94 @@
+//! What a ChatGroup asks CAMS for, its applied hash, and whether a call is due. Pure logic
+//! over the object and the clock: no Kubernetes or HTTP I/O.
+
+use chrono::{DateTime, Utc};
+
+use crate::cams::sign::sha256_hex;
+use crate::cams::{Endpoint, UpdateChatGroup};
+use crate::resource::{ChatGroup, ChatGroupSpec};
+use crate::status::{condition, condition_reason, reason};
+
+/// Version prefix of [`applied_hash`]; bump it when the hashed form changes.
+pub const HASH_VERSION: &str = "v1";
+
+/// The UpdateChatGroup request a spec asks for: the identity, the channel and only the
+/// optional fields that are set.
+pub fn update_request(spec: &ChatGroupSpec) -> UpdateChatGroup {
+    UpdateChatGroup {
+        business_number: spec.business_number.clone(),
+        cust_space_id: spec.cust_space_id.clone(),
+        group_id: spec.group_id.clone(),
+        channel_type: Some(spec.channel_type.as_str().to_string()),
+        subject: spec.subject.clone(),
+        description: spec.description.clone(),
+        profile_picture_file: spec.profile_picture_url.clone(),
+    }
+}
+
+/// `v1:` + hex SHA-256 over the sorted parameters (which include the group's identity) and the
+/// endpoint. Credentials are not covered: rotating a key does not re-apply.
+pub fn applied_hash(request: &UpdateChatGroup, endpoint: &Endpoint) -> String {
+    let mut text = String::new();
+    for (k, v) in request.params() {
+        // Length-prefixed, so no value can forge a boundary.
+        text.push_str(&format!("{}:{k}={}:{v}\n", k.len(), v.len()));
+    }
+    text.push_str(&endpoint.origin());
+    format!("{HASH_VERSION}:{}", sha256_hex(text.as_bytes()))
+}
+
+/// What the reconciler should do with an object now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// `cams.dev/paused` is set: no call.
+    Paused,
+    /// CAMS already accepted exactly this; only status bookkeeping may be due.
+    UpToDate,
+    /// The last outcome for this generation needs a person (terminal spec error): no call
+    /// until the spec changes.
+    AwaitSpecChange,
+    /// A retry is scheduled later: wait.
+    WaitUntil(DateTime<Utc>),
+    /// Call CAMS.
+    Apply,
+}
+
+/// Decides from the object and its status alone (never from in-memory state), so the
+/// operator's own status writes and restarts never cause a call.
+pub fn decide(obj: &ChatGroup, desired_hash: &str, now: DateTime<Utc>) -> Decision {
+    if obj.is_paused() {
+        return Decision::Paused;
+    }
+    let status = obj.status.clone().unwrap_or_default();
+    let generation = obj.metadata.generation;
+    let token = obj.reconcile_token();
+    let new_token = token.is_some() && token != status.last_handled_reconcile_at.as_deref();
+
+    if let Some(retry) = &status.retry {
+        if retry.generation == generation {
+            if let Some(at) = parse_time(&retry.next_retry_time) {
+                if at > now {
+                    return Decision::WaitUntil(at);
+                }
+            }
+        }
+    }
+    if status.applied_hash.as_deref() == Some(desired_hash) && !new_token {
+        return Decision::UpToDate;
+    }
+    let judged_this_generation = status.observed_generation == generation && generation.is_some();
+    if judged_this_generation
+        && !new_token
+        && condition_reason(&status, condition::SYNCED).as_deref() == Some(reason::INVALID_SPEC)
+    {
+        return Decision::AwaitSpecChange;
+    }
+    Decision::Apply
+}
+
+/// Parses an RFC 3339 time.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}

@@ -1,0 +1,212 @@
+//! The `ChatGroup` custom resource (`cams.dev/v1alpha1`): spec, status and annotations.
+//! Knows nothing of HTTP or of CAMS's wire format.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Annotation that stops all CAMS calls for the object while it is `"true"`.
+pub const PAUSED_ANNOTATION: &str = "cams.dev/paused";
+/// Annotation whose new value forces one re-apply of the current spec.
+pub const RECONCILE_REQUESTED_AT_ANNOTATION: &str = "cams.dev/reconcile-requested-at";
+
+/// The desired settings of one CAMS WhatsApp group.
+// kube's derive repeats `type_` across printcolumns, which clippy reads as duplicates.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "cams.dev",
+    version = "v1alpha1",
+    kind = "ChatGroup",
+    plural = "chatgroups",
+    namespaced,
+    status = "ChatGroupStatus",
+    shortname = "cg",
+    category = "cams",
+    doc = "A WhatsApp group on Alibaba Cloud CAMS whose subject, description and profile picture are managed from this resource. Deleting it leaves the group as it is.",
+    printcolumn(name = "Group-ID", type_ = "string", json_path = ".spec.groupId"),
+    printcolumn(name = "Subject", type_ = "string", json_path = ".spec.subject"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Synced",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Synced\")].status"
+    ),
+    printcolumn(name = "Code", type_ = "string", json_path = ".status.code"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatGroupSpec {
+    /// The WhatsApp business phone number that owns the group, digits only with country
+    /// code (e.g. 8613800001234). ListChatGroup shows it.
+    #[schemars(length(min = 1, max = 32), regex(pattern = r"^[0-9]+$"))]
+    pub business_number: String,
+
+    /// The CAMS Space ID: an ISV sub-customer's Space ID or a direct customer's instance ID
+    /// (Channel Management page), e.g. cams-abc123.
+    #[schemars(length(min = 1, max = 128))]
+    pub cust_space_id: String,
+
+    /// The CAMS GroupId of the group (ListChatGroup shows it). Immutable: to manage another
+    /// group, create another ChatGroup.
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("groupId is immutable; create a new ChatGroup for another group"))]
+    pub group_id: String,
+
+    /// The messaging channel. Only WHATSAPP is supported.
+    #[serde(default)]
+    pub channel_type: ChannelType,
+
+    /// The group's subject (title), 1 to 128 characters. Unset: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub subject: Option<String>,
+
+    /// The group's description, at most 2048 characters; "" clears it. Unset: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub description: Option<String>,
+
+    /// An http(s) URL of the group's profile picture (JPEG, square, at least 192x192, at
+    /// most 5 MB), sent to CAMS as ProfilePictureFile. Unset: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://"))]
+    #[x_kube(validation = Rule::new("isURL(self)").message("profilePictureUrl must be an absolute http(s) URL"))]
+    pub profile_picture_url: Option<String>,
+
+    /// The Alibaba Cloud region id (e.g. ap-southeast-1); selects cams.<region>.aliyuncs.com.
+    /// Unset: the operator's default region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 4, max = 63),
+        regex(pattern = r"^[a-z]{2,}(-[a-z0-9]+)+$")
+    )]
+    pub region: Option<String>,
+
+    /// A Secret in this ChatGroup's namespace holding accessKeyId, accessKeySecret and
+    /// optionally securityToken. Unset: the operator's own credentials, if this namespace is
+    /// allowed to use them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretRef>,
+}
+
+/// The messaging channel of a group.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChannelType {
+    #[default]
+    #[serde(rename = "WHATSAPP")]
+    Whatsapp,
+}
+
+impl ChannelType {
+    /// The value CAMS expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Whatsapp => "WHATSAPP",
+        }
+    }
+}
+
+/// A reference to a Secret in the same namespace.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+pub struct SecretRef {
+    /// The Secret's name (a DNS-1123 subdomain). There is no namespace field: the Secret is
+    /// always read from the ChatGroup's own namespace.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub name: String,
+}
+
+/// What the operator observed and did. Written only by the operator.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatGroupStatus {
+    /// The last generation that reached a final outcome (accepted, or an error that needs a
+    /// person).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Ready, Synced and Stalled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+
+    /// `Success` of the last CAMS response, as returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+    /// `Code` of the last CAMS response (OK on success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// `Message` of the last CAMS response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `RequestId` of the last CAMS response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// `AccessDeniedDetail` of the last CAMS response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_denied_detail: Option<String>,
+    /// `Result` (affected rows) of the last CAMS response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<i64>,
+
+    /// When CAMS last accepted a call for this object (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<String>,
+    /// A hash of what was last applied: the parameters sent, the group's identity and the
+    /// endpoint. When it matches the spec, no call is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_hash: Option<String>,
+    /// The last cams.dev/reconcile-requested-at token handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+    /// Present only while a failed call waits for its next attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStatus>,
+}
+
+/// Retry state, kept in status so a restart does not turn it into a burst.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryStatus {
+    /// Failed attempts so far for this generation.
+    pub attempts: u32,
+    /// Not before this time (RFC 3339).
+    pub next_retry_time: String,
+    /// The generation these attempts were for; a spec change starts afresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+}
+
+impl ChatGroup {
+    /// Whether `cams.dev/paused` is `"true"`.
+    pub fn is_paused(&self) -> bool {
+        self.annotation(PAUSED_ANNOTATION)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// The `cams.dev/reconcile-requested-at` token, if set and non-empty.
+    pub fn reconcile_token(&self) -> Option<&str> {
+        self.annotation(RECONCILE_REQUESTED_AT_ANNOTATION)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn annotation(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .map(String::as_str)
+    }
+}
