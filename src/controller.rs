@@ -313,3 +313,6 @@ pub async fn run(ctx: Arc<Context>, scope: WatchScope, concurrency: u16) {
     });
     futures::future::join_all(controllers).await;
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Reconciler tests: a mocked API server (tower-test) and a mocked CAMS client.
