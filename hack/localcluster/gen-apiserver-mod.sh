@@ -17,6 +17,11 @@ gomod_file="$(go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" |
   sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
 [[ -f "$gomod_file" ]] || { echo "could not locate go.mod of k8s.io/kubernetes@${K8S_VERSION}" >&2; exit 1; }
 go_directive="$(awk '$1=="go"{print $2; exit}' "$gomod_file")"
+k8s_etcd="$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2; exit}' "$gomod_file")"
+if [[ "$k8s_etcd" != "$ETCD_VERSION" ]]; then
+  echo "WARNING: k8s.io/kubernetes ${K8S_VERSION} pins go.etcd.io/etcd/server/v3 ${k8s_etcd}," \
+    "but versions.env has ETCD_VERSION=${ETCD_VERSION}; update it and run ./gen-etcd-mod.sh" >&2
+fi
 mapfile -t staging < <(awk '
   /^replace \($/ {inblock=1; next}
   inblock && /^\)$/ {inblock=0; next}
