@@ -181,7 +181,7 @@ pub struct ChatGroupStatus {
 #[serde(rename_all = "camelCase")]
 pub struct RetryStatus {
     /// Failed attempts so far for this generation.
-    pub attempts: u32,
+    pub attempts: i32,
     /// Not before this time (RFC 3339).
     pub next_retry_time: String,
     /// The generation these attempts were for; a spec change starts afresh.

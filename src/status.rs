@@ -126,8 +126,8 @@ impl RetryPolicy {
     /// Delay before attempt `attempts + 1`: `base·2^(attempts-1)` capped, with "equal
     /// jitter" (half fixed, half random from `jitter` in [0,1)), and never sooner than
     /// `retry_after`.
-    pub fn delay(&self, attempts: u32, jitter: f64, retry_after: Option<Duration>) -> Duration {
-        let exp = attempts.saturating_sub(1).min(30);
+    pub fn delay(&self, attempts: i32, jitter: f64, retry_after: Option<Duration>) -> Duration {
+        let exp = attempts.saturating_sub(1).clamp(0, 30) as u32;
         let full = self.base.saturating_mul(1u32 << exp).min(self.cap);
         let jittered = full / 2 + full.mul_f64(jitter.clamp(0.0, 1.0) / 2.0);
         jittered.max(retry_after.unwrap_or_default())
@@ -380,7 +380,7 @@ fn mark_token_handled(status: &mut ChatGroupStatus, obj: &ChatGroup) {
 }
 
 fn retry_status(
-    attempts: u32,
+    attempts: i32,
     now: DateTime<Utc>,
     delay: Duration,
     generation: Option<i64>,
