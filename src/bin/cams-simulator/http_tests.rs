@@ -1,0 +1,845 @@
+//! End-to-end tests over real HTTP on loopback: a server in the test process, requests
+//! signed by the library (and sent by its own client where that is the point).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use cams_operator::cams::endpoint::{Endpoint, EndpointPolicy};
+use cams_operator::cams::request::{
+    sign_request, Freshness, RequestSpec, SignatureVersion, SignedRequest,
+};
+use cams_operator::cams::{CamsClient, CamsError, ClientConfig, Credentials, ErrorClass};
+
+use crate::server::{serve, App};
+use crate::state::State;
+
+struct Sim {
+    base: String,
+    endpoint: Endpoint,
+    http: reqwest::Client,
+    _stop: watch::Sender<bool>,
+}
+
+impl Sim {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Arc::new(App::new(State::new(Duration::from_secs(900), 10_000)));
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(serve(listener, app, stopped, Duration::from_millis(100)));
+        let base = format!("http://{addr}");
+        Self {
+            endpoint: Endpoint::parse(&base).unwrap(),
+            base,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            _stop: stop,
+        }
+    }
+
+    async fn admin(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("{}/admin/{path}", self.base);
+        let req = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .body(body.to_string());
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn setup(&self, tenant: &str) {
+        let (s, _) = self
+            .admin(
+                "POST",
+                "seed",
+                json!({
+                    "accessKeys": [{"accessKeyId": format!("ak-{tenant}"), "accessKeySecret": "secret-1"}],
+                    "groups": [{"custSpaceId": tenant, "businessNumber": "8613800001234", "groupId": "G1",
+                                "subject": "Old", "participants": ["1", "2"]}],
+                }),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+
+    fn client(&self, signature: SignatureVersion) -> CamsClient {
+        CamsClient::new(ClientConfig {
+            endpoints: EndpointPolicy::new("ap-southeast-1", Some(self.endpoint.clone())).unwrap(),
+            signature,
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            user_agent: "cams-operator/http-test".into(),
+        })
+        .unwrap()
+    }
+
+    fn sign(
+        &self,
+        scheme: SignatureVersion,
+        creds: &Credentials,
+        action: &str,
+        params: &[(String, String)],
+        fresh: &Freshness,
+    ) -> SignedRequest {
+        let spec = RequestSpec {
+            action,
+            params,
+            endpoint: &self.endpoint,
+            signature: scheme,
+            extra_headers: &[],
+        };
+        sign_request(&spec, creds, fresh)
+    }
+
+    async fn send(&self, req: &SignedRequest) -> Result<reqwest::Response, reqwest::Error> {
+        let mut builder = self.http.post(&req.url);
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+        builder.send().await
+    }
+
+    async fn call(
+        &self,
+        scheme: SignatureVersion,
+        tenant: &str,
+        action: &str,
+        extra: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let mut params = ids(tenant);
+        params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let creds = Credentials::new(format!("ak-{tenant}"), "secret-1");
+        let req = self.sign(scheme, &creds, action, &params, &Freshness::now());
+        let resp = self.send(&req).await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.json().await.unwrap())
+    }
+
+    async fn group(&self, tenant: &str) -> Value {
+        self.admin(
+            "GET",
+            &format!("groups/{tenant}/8613800001234/G1"),
+            Value::Null,
+        )
+        .await
+        .1
+    }
+
+    async fn calls(&self, tenant: &str) -> Vec<Value> {
+        let (_, v) = self
+            .admin("GET", &format!("calls?custSpaceId={tenant}"), Value::Null)
+            .await;
+        v["calls"].as_array().unwrap().clone()
+    }
+}
+
+fn ids(tenant: &str) -> Vec<(String, String)> {
+    vec![
+        ("BusinessNumber".into(), "8613800001234".into()),
+        ("CustSpaceId".into(), tenant.into()),
+        ("GroupId".into(), "G1".into()),
+    ]
+}
+
+fn update(tenant: &str, subject: &str) -> cams_operator::cams::UpdateChatGroup {
+    cams_operator::cams::UpdateChatGroup {
+        business_number: "8613800001234".into(),
+        cust_space_id: tenant.into(),
+        group_id: "G1".into(),
+        subject: Some(subject.into()),
+        description: Some("a & b = 100% ~*+ üñí".into()),
+        ..Default::default()
+    }
+}
+
+const SCHEMES: [SignatureVersion; 2] = [SignatureVersion::V3, SignatureVersion::V1];
+
+#[tokio::test]
+async fn library_client_updates_a_group_in_both_schemes() {
+    use cams_operator::cams::ChatGroupApi;
+    let sim = Sim::start().await;
+    for (i, scheme) in SCHEMES.into_iter().enumerate() {
+        let tenant = format!("t-update-{i}");
+        sim.setup(&tenant).await;
+        let creds = Credentials::new(format!("ak-{tenant}"), "secret-1");
+        let resp = sim
+            .client(scheme)
+            .update_chat_group(None, &creds, &update(&tenant, "New subject"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.envelope.code.as_deref(), Some("OK"));
+        assert_eq!(resp.envelope.result, Some(1));
+        assert_eq!(resp.envelope.request_id.as_ref().map(String::len), Some(36));
+        assert!(resp.server_date.is_some(), "Date header");
+        let g = sim.group(&tenant).await;
+        assert_eq!(g["subject"], "New subject");
+        assert_eq!(g["description"], "a & b = 100% ~*+ üñí");
+        let calls = sim.calls(&tenant).await;
+        assert_eq!(calls.len(), 1);
+        let c = &calls[0];
+        assert_eq!(c["action"], "UpdateChatGroup");
+        assert_eq!(c["code"], "OK");
+        assert_eq!(c["status"], 200);
+        assert_eq!(c["accessKeyId"], format!("ak-{tenant}"));
+        assert_eq!(
+            c["signatureScheme"],
+            if scheme == SignatureVersion::V3 {
+                "v3"
+            } else {
+                "rpc"
+            }
+        );
+        assert_eq!(c["userAgent"], "cams-operator/http-test");
+        assert_eq!(c["params"]["Subject"], "New subject");
+        assert!(c["params"].get("Signature").is_none());
+        assert!(c["remoteAddr"].as_str().unwrap().starts_with("127.0.0.1:"));
+        assert!(c["time"].as_str().unwrap().ends_with('Z'));
+    }
+}
+
+#[tokio::test]
+async fn wrong_secret_sts_and_key_rotation_through_the_library_client() {
+    use cams_operator::cams::ChatGroupApi;
+    let sim = Sim::start().await;
+    for (i, scheme) in SCHEMES.into_iter().enumerate() {
+        let tenant = format!("t-keys-{i}");
+        sim.setup(&tenant).await;
+        let ak = format!("ak-{tenant}");
+        let client = sim.client(scheme);
+        let req = update(&tenant, "S");
+
+        // STS: the key requires a token.
+        sim.admin(
+            "PUT",
+            &format!("access-keys/{ak}"),
+            json!({"accessKeySecret": "secret-1", "securityTokens": ["sts-token-abcdef"]}),
+        )
+        .await;
+        let err = client
+            .update_chat_group(None, &Credentials::new(&ak, "secret-1"), &req)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, CamsError::Api { code, .. } if code == "InvalidSecurityToken.MismatchWithAccessKey"),
+            "{err}"
+        );
+        let sts = Credentials::new(&ak, "secret-1").with_security_token("sts-token-abcdef");
+        client.update_chat_group(None, &sts, &req).await.unwrap();
+
+        // Wrong secret with the token: the echo contains the token, the client scrubs it.
+        let wrong = Credentials::new(&ak, "not-the-secret").with_security_token("sts-token-abcdef");
+        let err = client
+            .update_chat_group(None, &wrong, &req)
+            .await
+            .unwrap_err();
+        let CamsError::Api {
+            status,
+            code,
+            message,
+            ..
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!((*status, code.as_str()), (400, "SignatureDoesNotMatch"));
+        assert_eq!(err.class(), ErrorClass::Credentials);
+        assert!(message.contains("server string to sign is:"), "{message}");
+        assert!(!message.contains("sts-token-abcdef"), "{message}");
+        // The simulator itself did echo it (in the log-visible raw answer).
+        let raw = sim
+            .send(&sim.sign(
+                scheme,
+                &wrong,
+                "UpdateChatGroup",
+                &req.params(),
+                &Freshness::now(),
+            ))
+            .await
+            .unwrap();
+        let body: Value = raw.json().await.unwrap();
+        assert!(body["Message"]
+            .as_str()
+            .unwrap()
+            .contains("sts-token-abcdef"));
+
+        // Replacing the secret takes effect at once; revoking the key too.
+        sim.admin(
+            "PUT",
+            &format!("access-keys/{ak}"),
+            json!({"accessKeySecret": "secret-2"}),
+        )
+        .await;
+        let err = client
+            .update_chat_group(None, &Credentials::new(&ak, "secret-1"), &req)
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, CamsError::Api { code, .. } if code == "SignatureDoesNotMatch"));
+        client
+            .update_chat_group(None, &Credentials::new(&ak, "secret-2"), &req)
+            .await
+            .unwrap();
+        // An expired token.
+        sim.admin(
+            "PUT",
+            &format!("access-keys/{ak}"),
+            json!({"accessKeySecret": "secret-2", "securityTokens": [{"token": "old-token", "expired": true}]}),
+        )
+        .await;
+        let err = client
+            .update_chat_group(
+                None,
+                &Credentials::new(&ak, "secret-2").with_security_token("old-token"),
+                &req,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, CamsError::Api { code, .. } if code == "InvalidSecurityToken.Expired")
+        );
+        let (_, v) = sim
+            .admin("DELETE", &format!("access-keys/{ak}"), Value::Null)
+            .await;
+        assert_eq!(v["revoked"], true);
+        let err = client
+            .update_chat_group(None, &Credentials::new(&ak, "secret-2"), &req)
+            .await
+            .unwrap_err();
+        let CamsError::Api { status, code, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(
+            (*status, code.as_str()),
+            (404, "InvalidAccessKeyId.NotFound")
+        );
+    }
+}
+
+#[tokio::test]
+async fn nonce_reuse_and_clock_offset() {
+    let sim = Sim::start().await;
+    for (i, scheme) in SCHEMES.into_iter().enumerate() {
+        let tenant = format!("t-fresh-{i}");
+        sim.setup(&tenant).await;
+        let creds = Credentials::new(format!("ak-{tenant}"), "secret-1");
+        let mut params = ids(&tenant);
+        params.push(("Subject".into(), "x".into()));
+        let req = sim.sign(
+            scheme,
+            &creds,
+            "UpdateChatGroup",
+            &params,
+            &Freshness::now(),
+        );
+        assert_eq!(sim.send(&req).await.unwrap().status(), 200);
+        let again = sim.send(&req).await.unwrap();
+        assert_eq!(again.status(), 400);
+        let body: Value = again.json().await.unwrap();
+        assert_eq!(body["Code"], "SignatureNonceUsed");
+
+        // A stale timestamp.
+        let stale = Freshness {
+            nonce: "stale-nonce".into(),
+            timestamp: Utc::now() - chrono::Duration::minutes(16),
+        };
+        let resp = sim
+            .send(&sim.sign(scheme, &creds, "UpdateChatGroup", &params, &stale))
+            .await
+            .unwrap();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["Code"], "InvalidTimeStamp.Expired");
+
+        // The tenant's clock runs 20 minutes ahead: fresh requests are now stale, and the
+        // Date header shows the simulator's clock.
+        sim.admin(
+            "PUT",
+            &format!("faults/tenants/{tenant}"),
+            json!({"clockOffsetSecs": 1200}),
+        )
+        .await;
+        let (status, headers, body) = sim.call(scheme, &tenant, "UpdateChatGroup", &[]).await;
+        assert_eq!(
+            (status, body["Code"].as_str()),
+            (400, Some("InvalidTimeStamp.Expired"))
+        );
+        let date = headers["date"].to_str().unwrap();
+        let date = chrono::DateTime::parse_from_rfc2822(date).unwrap();
+        let skew = (date.with_timezone(&Utc) - Utc::now()).num_seconds();
+        assert!((1190..=1210).contains(&skew), "{skew}");
+        // The nonce of a refused call is not burnt: other tenants are unaffected.
+        sim.admin("DELETE", &format!("faults/tenants/{tenant}"), Value::Null)
+            .await;
+        let (status, _, _) = sim.call(scheme, &tenant, "UpdateChatGroup", &[]).await;
+        assert_eq!(status, 200);
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_injected_errors_per_tenant() {
+    let sim = Sim::start().await;
+    let scheme = SignatureVersion::V3;
+    sim.setup("t-qps").await;
+    sim.setup("t-free").await;
+    sim.setup("t-err").await;
+    sim.admin(
+        "PUT",
+        "faults/tenants/t-qps",
+        json!({"qps": {"rate": 0.2, "burst": 2}}),
+    )
+    .await;
+    for _ in 0..2 {
+        let (status, _, _) = sim.call(scheme, "t-qps", "UpdateChatGroup", &[]).await;
+        assert_eq!(status, 200);
+    }
+    let (status, headers, body) = sim.call(scheme, "t-qps", "UpdateChatGroup", &[]).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (400, Some("Throttling.User"))
+    );
+    assert_eq!(headers["x-acs-retry-after"], "5");
+    // Another tenant is not throttled.
+    for _ in 0..5 {
+        let (status, _, _) = sim.call(scheme, "t-free", "UpdateChatGroup", &[]).await;
+        assert_eq!(status, 200);
+    }
+    // Authentication comes before throttling.
+    let creds = Credentials::new("ak-t-qps", "wrong");
+    let req = sim.sign(
+        scheme,
+        &creds,
+        "UpdateChatGroup",
+        &ids("t-qps"),
+        &Freshness::now(),
+    );
+    let body: Value = sim.send(&req).await.unwrap().json().await.unwrap();
+    assert_eq!(body["Code"], "SignatureDoesNotMatch");
+
+    for (code, status) in [
+        ("InternalError", 500),
+        ("ServiceUnavailable", 503),
+        ("Throttling.Api", 400),
+    ] {
+        sim.admin(
+            "PUT",
+            "faults/tenants/t-err",
+            json!({"errorRates": {code: 1.0}}),
+        )
+        .await;
+        let (s, headers, body) = sim.call(scheme, "t-err", "UpdateChatGroup", &[]).await;
+        assert_eq!((s, body["Code"].as_str()), (status, Some(code)));
+        assert_eq!(body["Success"], false);
+        assert!(headers.contains_key("date"));
+        assert_eq!(
+            headers.contains_key("x-acs-retry-after"),
+            code.starts_with("Throttling")
+        );
+    }
+    let calls = sim.calls("t-err").await;
+    assert!(calls.iter().all(|c| c["fault"] == "error"));
+    // The group was not touched by injected errors.
+    assert_eq!(
+        sim.group("t-err").await["gmtModifier"],
+        sim.group("t-err").await["gmtCreate"]
+    );
+
+    // Default faults apply to tenants without their own.
+    sim.admin(
+        "PUT",
+        "faults/default",
+        json!({"errorRates": {"InternalError": 1.0}}),
+    )
+    .await;
+    let (s, _, _) = sim.call(scheme, "t-free", "UpdateChatGroup", &[]).await;
+    assert_eq!(s, 500);
+    let (s, _, _) = sim
+        .call(
+            scheme,
+            "t-qps",
+            "ListChatGroup",
+            &[("Page", r#"{"Index":1,"Size":5}"#)],
+        )
+        .await;
+    assert_eq!(s, 400, "t-qps has its own settings (and no tokens left)");
+    let (_, all) = sim.admin("GET", "faults", Value::Null).await;
+    assert_eq!(all["default"]["errorRates"]["InternalError"], 1.0);
+    assert_eq!(all["tenants"]["t-qps"]["qps"]["rate"], 0.2);
+    let (s, _) = sim
+        .admin("PUT", "faults/default", json!({"resetProbability": 2}))
+        .await;
+    assert_eq!(s, 400);
+    sim.admin("DELETE", "faults", Value::Null).await;
+    let (s, _, _) = sim.call(scheme, "t-free", "UpdateChatGroup", &[]).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn connection_reset_gives_no_http_response() {
+    let sim = Sim::start().await;
+    sim.setup("t-reset").await;
+    sim.admin(
+        "PUT",
+        "faults/tenants/t-reset",
+        json!({"resetProbability": 1.0}),
+    )
+    .await;
+    for scheme in SCHEMES {
+        let creds = Credentials::new("ak-t-reset", "secret-1");
+        let req = sim.sign(
+            scheme,
+            &creds,
+            "UpdateChatGroup",
+            &ids("t-reset"),
+            &Freshness::now(),
+        );
+        let err = sim.send(&req).await.unwrap_err();
+        assert!(err.is_request() || err.is_connect(), "{err:?}");
+        assert!(!err.is_timeout());
+    }
+    // Through the library client: a retryable transport error.
+    let err = sim
+        .client(SignatureVersion::V3)
+        .call(
+            "UpdateChatGroup",
+            &ids("t-reset"),
+            None,
+            &Credentials::new("ak-t-reset", "secret-1"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CamsError::Transport(_)), "{err}");
+    assert_eq!(err.class(), ErrorClass::Retryable);
+    // A raw socket sees a reset, not a response.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut sock = tokio::net::TcpStream::connect(sim.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        sock.write_all(
+            b"POST /?CustSpaceId=t-reset HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = Vec::new();
+        let read = sock.read_to_end(&mut buf).await;
+        assert!(buf.is_empty(), "{:?}", String::from_utf8_lossy(&buf));
+        let err = read.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err:?}");
+    }
+    let calls = sim.calls("t-reset").await;
+    assert_eq!(calls.len(), 4);
+    assert!(calls
+        .iter()
+        .all(|c| c["code"] == "ConnectionReset" && c["status"] == 0 && c["fault"] == "reset"));
+    // The server keeps serving.
+    let (_, v) = sim.admin("GET", "healthz", Value::Null).await;
+    assert_eq!(v["status"], "ok");
+}
+
+#[tokio::test]
+async fn hangs_latency_and_client_giving_up() {
+    let sim = Sim::start().await;
+    sim.setup("t-hang").await;
+    sim.setup("t-slow").await;
+    sim.setup("t-late").await;
+    let scheme = SignatureVersion::V3;
+
+    sim.admin("PUT", "faults/tenants/t-slow", json!({"latencyMs": 150}))
+        .await;
+    let start = Instant::now();
+    let (status, _, _) = sim.call(scheme, "t-slow", "UpdateChatGroup", &[]).await;
+    assert_eq!(status, 200);
+    assert!(start.elapsed() >= Duration::from_millis(150));
+
+    sim.admin(
+        "PUT",
+        "faults/tenants/t-late",
+        json!({"hang": {"probability": 1.0, "durationMs": 200}}),
+    )
+    .await;
+    let start = Instant::now();
+    let (status, _, _) = sim.call(scheme, "t-late", "UpdateChatGroup", &[]).await;
+    assert_eq!(status, 200);
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert_eq!(sim.calls("t-late").await[0]["fault"], "hang");
+
+    sim.admin(
+        "PUT",
+        "faults/tenants/t-hang",
+        json!({"hang": {"probability": 1.0}}),
+    )
+    .await;
+    let creds = Credentials::new("ak-t-hang", "secret-1");
+    let req = sim.sign(
+        scheme,
+        &creds,
+        "UpdateChatGroup",
+        &ids("t-hang"),
+        &Freshness::now(),
+    );
+    let mut builder = sim.http.post(&req.url).timeout(Duration::from_millis(300));
+    for (k, v) in &req.headers {
+        builder = builder.header(k, v);
+    }
+    let err = builder.send().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    // Once the client has given up, the hanging call is dropped.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, v) = sim.admin("GET", "healthz", Value::Null).await;
+        if v["hanging"] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the hanging call was never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let calls = sim.calls("t-hang").await;
+    assert_eq!(calls[0]["code"], "Hang");
+}
+
+#[tokio::test]
+async fn all_actions_over_http_and_get_requests() {
+    let sim = Sim::start().await;
+    let tenant = "t-actions";
+    sim.setup(tenant).await;
+    let scheme = SignatureVersion::V1;
+    let (s, _, v) = sim
+        .call(scheme, tenant, "AddChatGroupInviteLink", &[])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let link = v["InviteLink"].as_str().unwrap().to_string();
+    assert_eq!(sim.group(tenant).await["inviteLink"], link);
+    let (_, _, v) = sim
+        .call(scheme, tenant, "DeleteChatGroupInviteLink", &[])
+        .await;
+    assert_eq!(v["Result"], 1);
+    let (_, _, v) = sim
+        .call(scheme, tenant, "ListChatGroupParticipants", &[])
+        .await;
+    assert_eq!(v["Data"]["Total"], 2);
+    let (_, _, v) = sim
+        .call(
+            scheme,
+            tenant,
+            "DeleteChatGroupParticipants",
+            &[("List", r#"[{"ParticipantNumber":"1"}]"#)],
+        )
+        .await;
+    assert_eq!(v["Result"], 1);
+    let (_, _, v) = sim
+        .call(
+            scheme,
+            tenant,
+            "ListChatGroup",
+            &[("Page", r#"{"Index":1,"Size":20}"#)],
+        )
+        .await;
+    assert_eq!(v["Data"]["Total"], 1);
+    assert_eq!(v["Data"]["List"][0]["TotalParticipantCount"], 1);
+    let (_, _, v) = sim
+        .call(scheme, tenant, "AddChatGroup", &[("Subject", "Second")])
+        .await;
+    assert!(v["UniqueCode"].is_string());
+    let (_, _, v) = sim
+        .call(
+            scheme,
+            tenant,
+            "ListChatGroup",
+            &[("Page", r#"{"Index":1,"Size":20}"#)],
+        )
+        .await;
+    assert_eq!(v["Data"]["Total"], 2);
+    let (_, _, v) = sim.call(scheme, tenant, "DeleteChatGroup", &[]).await;
+    assert_eq!(v["Result"], 1);
+    let (s, _, v) = sim.call(scheme, tenant, "UpdateChatGroup", &[]).await;
+    assert_eq!(
+        (s, v["Code"].as_str()),
+        (400, Some("InvalidParameter.GroupNotExist"))
+    );
+    let (s, _, v) = sim.call(scheme, tenant, "SendChatappMessage", &[]).await;
+    assert_eq!(
+        (s, v["Code"].as_str()),
+        (404, Some("InvalidAction.NotFound"))
+    );
+    assert!(v["RequestId"].is_string());
+    assert_eq!(v["Success"], false);
+    assert!(v.get("AccessDeniedDetail").is_some());
+
+    // GET works too (the method is part of what is signed).
+    let creds = Credentials::new(format!("ak-{tenant}"), "secret-1");
+    let mut params = ids(tenant);
+    params.push(("Page".into(), r#"{"Index":1,"Size":20}"#.into()));
+    params.retain(|(k, _)| k != "GroupId");
+    let req = sim.sign(scheme, &creds, "ListChatGroup", &params, &Freshness::now());
+    let post = sim.send(&req).await.unwrap();
+    assert_eq!(post.status(), 200);
+    let get_req = sim.sign(scheme, &creds, "ListChatGroup", &params, &Freshness::now());
+    let resp = sim.http.get(&get_req.url).send().await.unwrap();
+    let body: Value = resp.json().await.unwrap();
+    // Signed for POST, sent as GET: the server signs with GET.
+    assert_eq!(body["Code"], "SignatureDoesNotMatch");
+    assert!(body["Message"].as_str().unwrap().contains("is:GET&%2F&"));
+
+    // Unsigned.
+    let resp = sim
+        .http
+        .post(format!("{}/?Action=ListChatGroup", sim.base))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (400, Some("IncompleteSignature"))
+    );
+}
+
+#[tokio::test]
+async fn admin_api_shapes() {
+    let sim = Sim::start().await;
+    let (s, v) = sim.admin("GET", "healthz", Value::Null).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
+    let (s, v) = sim
+        .admin(
+            "POST",
+            "access-keys",
+            json!({"accessKeyId": "k1", "accessKeySecret": "s1", "securityTokens": ["t"]}),
+        )
+        .await;
+    assert_eq!((s, v["replaced"].as_bool()), (200, Some(false)));
+    let (_, v) = sim.admin("GET", "access-keys", Value::Null).await;
+    assert_eq!(v["accessKeys"][0]["accessKeyId"], "k1");
+    assert_eq!(v["accessKeys"][0]["securityTokens"], 1);
+    assert!(!v.to_string().contains("s1"), "secrets are never listed");
+    let (s, _) = sim
+        .admin("POST", "access-keys", json!({"accessKeySecret": "x"}))
+        .await;
+    assert_eq!(s, 400);
+
+    let (s, v) = sim
+        .admin(
+            "POST",
+            "groups",
+            json!({"groups": [{"custSpaceId": "a", "businessNumber": "1"}, {"custSpaceId": "b", "businessNumber": "1", "groupId": "GB"}]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(v["groups"][0]["groupId"]
+        .as_str()
+        .unwrap()
+        .starts_with("SIM"));
+    sim.admin(
+        "POST",
+        "groups",
+        json!({"custSpaceId": "a", "businessNumber": "1", "groupId": "GA"}),
+    )
+    .await;
+    let (_, v) = sim.admin("GET", "groups?custSpaceId=a", Value::Null).await;
+    assert_eq!(v["count"], 2);
+    let (_, v) = sim.admin("GET", "groups", Value::Null).await;
+    assert_eq!(v["count"], 3);
+    let (s, _) = sim.admin("GET", "groups/b/1/nope", Value::Null).await;
+    assert_eq!(s, 404);
+    let (_, v) = sim
+        .admin("DELETE", "groups?custSpaceId=a", Value::Null)
+        .await;
+    assert_eq!(v["deleted"], 2);
+    let (s, _) = sim
+        .admin(
+            "POST",
+            "groups",
+            json!({"custSpaceId": "a", "businessNumber": "1", "bogus": 1}),
+        )
+        .await;
+    assert_eq!(s, 400);
+
+    // The call log: since, action filter, clear.
+    sim.setup("t-log").await;
+    let (_, v) = sim.admin("GET", "calls?limit=0", Value::Null).await;
+    let mark = v["lastSeq"].as_u64().unwrap();
+    sim.call(SignatureVersion::V3, "t-log", "UpdateChatGroup", &[])
+        .await;
+    sim.call(
+        SignatureVersion::V3,
+        "t-log",
+        "ListChatGroupParticipants",
+        &[],
+    )
+    .await;
+    let (_, v) = sim
+        .admin("GET", &format!("calls?since={mark}"), Value::Null)
+        .await;
+    assert_eq!(v["count"], 2);
+    assert_eq!(v["calls"][0]["seq"], mark + 1);
+    let (_, v) = sim
+        .admin(
+            "GET",
+            "calls?custSpaceId=t-log&action=ListChatGroupParticipants",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(v["count"], 1);
+    let (_, v) = sim.admin("GET", "calls?code=OK", Value::Null).await;
+    assert_eq!(v["count"], 2);
+    let (_, v) = sim.admin("DELETE", "calls", Value::Null).await;
+    assert_eq!(v["cleared"], 2);
+    let (_, v) = sim.admin("GET", "calls", Value::Null).await;
+    assert_eq!(
+        (v["count"].as_u64(), v["lastSeq"].as_u64()),
+        (Some(0), Some(mark + 2))
+    );
+
+    let (s, _) = sim.admin("GET", "nope", Value::Null).await;
+    assert_eq!(s, 404);
+    let (s, _) = sim.admin("PATCH", "calls", Value::Null).await;
+    assert_eq!(s, 405);
+    let (s, _) = sim.admin("POST", "seed", json!({"accessKeys": 1})).await;
+    assert_eq!(s, 400);
+}
+
+/// A rough throughput check: `cargo test --release --bin cams-simulator -- --ignored throughput --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "load test; run by hand"]
+async fn throughput() {
+    let sim = Arc::new(Sim::start().await);
+    sim.setup("t-load").await;
+    let client = sim.client(SignatureVersion::V3);
+    let creds = Credentials::new("ak-t-load", "secret-1");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (client, creds) = (client.clone(), creds.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            let mut params = ids("t-load");
+            params.push(("Subject".into(), "load".into()));
+            while Instant::now() < deadline {
+                client
+                    .call("UpdateChatGroup", &params, None, &creds)
+                    .await
+                    .unwrap();
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    println!("{} calls/s", total / 5);
+    let (_, v) = sim.admin("GET", "healthz", Value::Null).await;
+    println!("{v}");
+}
