@@ -7,6 +7,7 @@ pub mod encode;
 pub mod endpoint;
 pub mod error;
 pub mod groups;
+pub mod ratelimit;
 pub mod request;
 pub mod response;
 pub mod secret;
