@@ -80,7 +80,7 @@ pub struct ChatGroupSpec {
     /// most 5 MB), sent to CAMS as ProfilePictureFile. Unset: not managed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://"))]
-    #[x_kube(validation = Rule::new("isURL(self)").message("profilePictureUrl must be an absolute http(s) URL"))]
+    #[x_kube(validation = Rule::new("isURL(self) && url(self).getHostname() != ''").message("profilePictureUrl must be an absolute http(s) URL with a host"))]
     pub profile_picture_url: Option<String>,
 
     /// The Alibaba Cloud region id (e.g. ap-southeast-1); selects cams.<region>.aliyuncs.com.

@@ -44,6 +44,8 @@ impl Endpoint {
             ));
         }
         let (host, port) = match rest.rsplit_once(':') {
+            // A bracketed IPv6 literal without a port: the last ':' is inside the brackets.
+            Some(_) if rest.starts_with('[') && rest.ends_with(']') => (rest, None),
             Some((host, port)) if !host.ends_with(']') && host.contains(':') => {
                 return Err(invalid(&format!(
                     "IPv6 literals need brackets, got {host}:{port}"
@@ -194,6 +196,8 @@ mod tests {
         assert!(Endpoint::parse("https://x/path").is_err());
         assert!(Endpoint::parse("https://user@x").is_err());
         assert!(Endpoint::parse("x:notaport").is_err());
+        assert_eq!(Endpoint::parse("http://[::1]").unwrap().host_header(), "[::1]");
+        assert_eq!(Endpoint::parse("http://[::1]:8080").unwrap().port, Some(8080));
     }
 
     #[test]

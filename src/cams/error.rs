@@ -30,6 +30,7 @@ impl ErrorClass {
         if code.starts_with("Throttling") {
             Self::Throttled
         } else if code.starts_with("InvalidAccessKeyId")
+            || code.starts_with("InvalidSecurityToken")
             || code == "SignatureDoesNotMatch"
             || code == "IncompleteSignature"
         {
@@ -175,6 +176,8 @@ mod tests {
             ("InvalidAccessKeyId.Inactive", Credentials),
             ("SignatureDoesNotMatch", Credentials),
             ("IncompleteSignature", Credentials),
+            ("InvalidSecurityToken.Expired", Credentials),
+            ("InvalidSecurityToken.MismatchWithAccessKey", Credentials),
             ("Forbidden", Forbidden),
             ("Forbidden.RAM", Forbidden),
             ("Authentication.NoAuth", Forbidden),

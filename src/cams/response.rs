@@ -90,7 +90,8 @@ impl Response {
 /// Parses `x-acs-retry-after` (seconds, possibly fractional).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let secs: f64 = value.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
+    // Like the official SDK, a value of zero or less means "no advice".
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
 }
 
 /// Parses an HTTP `Date` header.
@@ -167,6 +168,7 @@ mod tests {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
         assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("0"), None);
         assert_eq!(parse_retry_after("soon"), None);
         assert!(parse_http_date("Sun, 29 Nov 2026 10:00:00 GMT").is_some());
     }
