@@ -50,6 +50,17 @@ pub struct CamsArgs {
     /// Timeout of one CAMS request.
     #[arg(long, env = "CAMS_OPERATOR_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Client-side CAMS rate limit in calls per second, kept per AccessKeyId, region and
+    /// action (0 = no limit).
+    #[arg(long, env = "CAMS_OPERATOR_QPS", default_value_t = 20.0)]
+    pub qps: f64,
+    /// Calls allowed at once above the rate after an idle period.
+    #[arg(long, env = "CAMS_OPERATOR_BURST", default_value_t = 20)]
+    pub burst: u32,
+    /// A PEM file of extra CA certificates to trust for the CAMS connection (HTTPS_PROXY and
+    /// NO_PROXY are honoured as well).
+    #[arg(long, env = "CAMS_OPERATOR_CA_BUNDLE")]
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 /// `run` settings.

@@ -8,7 +8,8 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::CustomResourceExt;
 
 use crate::cams::{
-    CamsClient, ClientConfig, Endpoint, EndpointPolicy, Freshness, SignatureVersion,
+    CamsClient, ClientConfig, ClientOptions, Endpoint, EndpointPolicy, Freshness, RateLimit,
+    SignatureVersion,
 };
 use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
 use crate::controller::{self, Context, WatchScope};
@@ -45,6 +46,23 @@ fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig>
         timeout: args.request_timeout,
         connect_timeout: args.request_timeout.min(std::time::Duration::from_secs(5)),
         user_agent: user_agent(replica),
+    })
+}
+
+fn client_options(args: &CamsArgs) -> anyhow::Result<ClientOptions> {
+    let extra_ca_pem = match &args.ca_bundle {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("reading --ca-bundle {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(ClientOptions {
+        rate_limit: (args.qps > 0.0).then_some(RateLimit {
+            qps: args.qps,
+            burst: args.burst,
+        }),
+        extra_ca_pem,
     })
 }
 
@@ -88,7 +106,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| "unknown".into());
     let config = client_config(&args.cams, &replica)?;
     let endpoints = config.endpoints.clone();
-    let cams = CamsClient::new(config)?;
+    let cams = CamsClient::with_options(config, client_options(&args.cams)?)?;
     let operator_credentials = operator_credentials()?;
     let lend = LendPolicy::from_list(&args.lend_credentials_to);
     tracing::info!(
@@ -144,7 +162,10 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         };
         params.push((k.to_string(), v.to_string()));
     }
-    let client = CamsClient::new(client_config(&args.cams, "cli")?)?;
+    let client = CamsClient::with_options(
+        client_config(&args.cams, "cli")?,
+        client_options(&args.cams)?,
+    )?;
     let credentials = operator_credentials()?
         .get()
         .cloned()

@@ -1,5 +1,6 @@
 //! The HTTP client that sends signed CAMS requests, and the trait the reconciler uses.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,6 +9,7 @@ use super::credentials::Credentials;
 use super::endpoint::{Endpoint, EndpointPolicy};
 use super::error::{CamsError, ErrorClass};
 use super::groups::UpdateChatGroup;
+use super::ratelimit::{BucketKey, RateLimit, RateLimiter};
 use super::request::{sign_request, Freshness, RequestSpec, SignatureVersion, SignedRequest};
 use super::response::{parse_http_date, parse_retry_after, Envelope, Response};
 use super::secret::Scrubber;
@@ -41,23 +43,56 @@ pub struct ClientConfig {
     pub user_agent: String,
 }
 
-/// A CAMS client over HTTPS (or HTTP to an explicit override).
+/// Optional parts of a client.
+#[derive(Clone, Debug, Default)]
+pub struct ClientOptions {
+    /// Client-side rate limit, kept per AccessKeyId, region and action.
+    pub rate_limit: Option<RateLimit>,
+    /// Extra CA certificates (PEM) trusted for the CAMS connection, besides the built-in roots.
+    pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+/// A CAMS client over HTTPS (or HTTP to an explicit override). Proxies come from
+/// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`.
 #[derive(Clone, Debug)]
 pub struct CamsClient {
     http: reqwest::Client,
     config: ClientConfig,
+    limiter: Arc<RateLimiter>,
 }
 
 impl CamsClient {
-    /// Builds the HTTP client.
+    /// Builds the HTTP client without a rate limit or extra CAs.
     pub fn new(config: ClientConfig) -> Result<Self, CamsError> {
-        let http = reqwest::Client::builder()
+        Self::with_options(config, ClientOptions::default())
+    }
+
+    /// Builds the HTTP client.
+    pub fn with_options(config: ClientConfig, options: ClientOptions) -> Result<Self, CamsError> {
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &options.extra_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| CamsError::InvalidCaBundle(e.without_url().to_string()))?;
+            if certs.is_empty() {
+                return Err(CamsError::InvalidCaBundle(
+                    "no PEM certificate found".into(),
+                ));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| CamsError::Transport(e.without_url().to_string()))?;
-        Ok(Self { http, config })
+        Ok(Self {
+            http,
+            config,
+            limiter: Arc::new(RateLimiter::new(options.rate_limit)),
+        })
     }
 
     /// The configuration.
@@ -129,6 +164,22 @@ impl CamsClient {
         credentials: &Credentials,
         scrubber: &Scrubber,
     ) -> Result<Response, CamsError> {
+        let key = BucketKey {
+            access_key_id: credentials.access_key_id.clone(),
+            region: region
+                .unwrap_or(self.config.endpoints.default_region())
+                .to_string(),
+            action: action.to_string(),
+        };
+        let waited = self.limiter.acquire(&key).await;
+        if !waited.is_zero() {
+            tracing::debug!(
+                action,
+                waited_ms = waited.as_millis() as u64,
+                "rate limited"
+            );
+        }
+        // Signed after the wait, so the timestamp is fresh.
         let signed = self.prepare(action, params, region, credentials, &Freshness::now())?;
         let mut builder = self.http.post(&signed.url);
         for (name, value) in &signed.headers {

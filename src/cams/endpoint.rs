@@ -196,8 +196,14 @@ mod tests {
         assert!(Endpoint::parse("https://x/path").is_err());
         assert!(Endpoint::parse("https://user@x").is_err());
         assert!(Endpoint::parse("x:notaport").is_err());
-        assert_eq!(Endpoint::parse("http://[::1]").unwrap().host_header(), "[::1]");
-        assert_eq!(Endpoint::parse("http://[::1]:8080").unwrap().port, Some(8080));
+        assert_eq!(
+            Endpoint::parse("http://[::1]").unwrap().host_header(),
+            "[::1]"
+        );
+        assert_eq!(
+            Endpoint::parse("http://[::1]:8080").unwrap().port,
+            Some(8080)
+        );
     }
 
     #[test]

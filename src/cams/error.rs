@@ -100,6 +100,9 @@ pub enum CamsError {
     /// The configured endpoint override cannot be parsed.
     #[error("invalid CAMS endpoint {0}")]
     InvalidEndpoint(String),
+    /// The extra CA bundle cannot be used.
+    #[error("invalid CA bundle: {0}")]
+    InvalidCaBundle(String),
     /// The request would go to a host the operator does not allow.
     #[error("refusing to send a CAMS request to {0}: only cams.<region>.aliyuncs.com or the configured endpoint are allowed")]
     HostNotAllowed(String),
@@ -122,9 +125,10 @@ impl CamsError {
             Self::Undecodable { .. } | Self::Transport(_) | Self::Timeout(_) => {
                 ErrorClass::Retryable
             }
-            Self::InvalidRegion(_) | Self::InvalidEndpoint(_) | Self::HostNotAllowed(_) => {
-                ErrorClass::Terminal
-            }
+            Self::InvalidRegion(_)
+            | Self::InvalidEndpoint(_)
+            | Self::InvalidCaBundle(_)
+            | Self::HostNotAllowed(_) => ErrorClass::Terminal,
         }
     }
 

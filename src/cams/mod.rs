@@ -13,11 +13,12 @@ pub mod response;
 pub mod secret;
 pub mod sign;
 
-pub use client::{CamsClient, ChatGroupApi, ClientConfig};
+pub use client::{CamsClient, ChatGroupApi, ClientConfig, ClientOptions};
 pub use credentials::Credentials;
 pub use endpoint::{Endpoint, EndpointPolicy};
 pub use error::{CamsError, ErrorClass};
 pub use groups::UpdateChatGroup;
+pub use ratelimit::RateLimit;
 pub use request::{Freshness, SignatureVersion, SignedRequest};
 pub use response::{Envelope, Response};
 pub use secret::{Scrubber, SecretString};

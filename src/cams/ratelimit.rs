@@ -33,18 +33,25 @@ pub struct RateLimiter {
 
 impl std::fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.inner.is_some() { "RateLimiter(on)" } else { "RateLimiter(off)" })
+        f.write_str(if self.inner.is_some() {
+            "RateLimiter(on)"
+        } else {
+            "RateLimiter(off)"
+        })
     }
 }
 
 impl RateLimiter {
     /// A limiter for `limit`, or none when `limit` is `None` or its QPS is not positive.
     pub fn new(limit: Option<RateLimit>) -> Self {
-        let inner = limit.filter(|l| l.qps.is_finite() && l.qps > 0.0).and_then(|l| {
-            let period = Duration::from_secs_f64(1.0 / l.qps);
-            let burst = NonZeroU32::new(l.burst.max(1))?;
-            Quota::with_period(period).map(|q| governor::RateLimiter::keyed(q.allow_burst(burst)))
-        });
+        let inner = limit
+            .filter(|l| l.qps.is_finite() && l.qps > 0.0)
+            .and_then(|l| {
+                let period = Duration::from_secs_f64(1.0 / l.qps);
+                let burst = NonZeroU32::new(l.burst.max(1))?;
+                Quota::with_period(period)
+                    .map(|q| governor::RateLimiter::keyed(q.allow_burst(burst)))
+            });
         Self { inner }
     }
 
@@ -73,12 +80,18 @@ mod tests {
 
     #[tokio::test]
     async fn burst_then_rate_and_keys_are_independent() {
-        let limiter = RateLimiter::new(Some(RateLimit { qps: 20.0, burst: 5 }));
+        let limiter = RateLimiter::new(Some(RateLimit {
+            qps: 20.0,
+            burst: 5,
+        }));
         let started = Instant::now();
         for _ in 0..5 {
             limiter.acquire(&key("a")).await;
         }
-        assert!(started.elapsed() < Duration::from_millis(40), "the burst should pass at once");
+        assert!(
+            started.elapsed() < Duration::from_millis(40),
+            "the burst should pass at once"
+        );
         // Another key has its own bucket.
         for _ in 0..5 {
             limiter.acquire(&key("b")).await;
@@ -89,7 +102,10 @@ mod tests {
             limiter.acquire(&key("a")).await;
         }
         let elapsed = started.elapsed();
-        assert!(elapsed >= Duration::from_millis(150), "rate not enforced: {elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(150),
+            "rate not enforced: {elapsed:?}"
+        );
     }
 
     #[tokio::test]
