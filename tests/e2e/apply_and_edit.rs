@@ -28,54 +28,113 @@ async fn create_edit_and_no_op_changes() {
     assert!(status.request_id.as_deref().is_some_and(|r| !r.is_empty()));
     assert_eq!(status.result, Some(1));
     assert!(status.success.is_some());
-    assert!(status.applied_hash.as_deref().is_some_and(|h| h.starts_with("v1:")));
+    assert!(status
+        .applied_hash
+        .as_deref()
+        .is_some_and(|h| h.starts_with("v1:")));
     assert!(status.last_sync_time.is_some());
     assert_eq!(condition(&obj, "Synced").as_deref(), Some("True"));
     assert_eq!(condition(&obj, "Stalled").as_deref(), Some("False"));
-    let calls = world.expect_calls("UpdateChatGroup", 1, Duration::from_secs(2)).await;
+    let calls = world
+        .expect_calls("UpdateChatGroup", 1, Duration::from_secs(2))
+        .await;
     let params = &calls[0]["params"];
     assert_eq!(params["Subject"], "VIP support");
-    assert_eq!(params["ProfilePictureFile"], "https://cdn.example.com/vip.jpg");
+    assert_eq!(
+        params["ProfilePictureFile"],
+        "https://cdn.example.com/vip.jpg"
+    );
     assert_eq!(params["GroupId"], "EA303VIP");
-    assert!(calls[0]["userAgent"].as_str().unwrap_or("").contains(&format!("e2e-{}", world.ns)), "{calls:#?}");
+    assert!(
+        calls[0]["userAgent"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("e2e-{}", world.ns)),
+        "{calls:#?}"
+    );
 
     // kubectl wait returns.
     let out = world
-        .kubectl(&["wait", "-n", &world.ns, "--for=condition=Ready", "chatgroup/vip", "--timeout=30s"])
+        .kubectl(&[
+            "wait",
+            "-n",
+            &world.ns,
+            "--for=condition=Ready",
+            "chatgroup/vip",
+            "--timeout=30s",
+        ])
         .await;
-    assert!(out.status.success(), "kubectl wait: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl wait: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Spec edit -> exactly one more call and the new status.
     let api = world.chatgroups();
-    api.patch("vip", &PatchParams::default(), &Patch::Merge(json!({"spec": {"subject": "VIP support 2"}})))
-        .await
-        .unwrap();
+    api.patch(
+        "vip",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"subject": "VIP support 2"}})),
+    )
+    .await
+    .unwrap();
     let obj = world
-        .wait_for("vip", "Ready at generation 2", Duration::from_secs(30), |o| {
-            o.status.as_ref().and_then(|s| s.observed_generation) == Some(2) && condition(o, "Ready").as_deref() == Some("True")
-        })
+        .wait_for(
+            "vip",
+            "Ready at generation 2",
+            Duration::from_secs(30),
+            |o| {
+                o.status.as_ref().and_then(|s| s.observed_generation) == Some(2)
+                    && condition(o, "Ready").as_deref() == Some("True")
+            },
+        )
         .await;
-    let calls = world.expect_calls("UpdateChatGroup", 2, Duration::from_secs(1)).await;
+    let calls = world
+        .expect_calls("UpdateChatGroup", 2, Duration::from_secs(1))
+        .await;
     assert_eq!(calls[1]["params"]["Subject"], "VIP support 2");
     assert_ne!(obj.status.as_ref().unwrap().request_id, status.request_id);
 
     // Label-only, unrelated-annotation and status-only edits: no call and no status write
     // (the resourceVersion stays the one our own edit produced).
     let edits = [
-        ("label", Patch::Merge(json!({"metadata": {"labels": {"team": "support"}}})), false),
-        ("annotation", Patch::Merge(json!({"metadata": {"annotations": {"example.com/owner": "alice"}}})), false),
-        ("status", Patch::Merge(json!({"status": {"message": "edited by a test"}})), true),
+        (
+            "label",
+            Patch::Merge(json!({"metadata": {"labels": {"team": "support"}}})),
+            false,
+        ),
+        (
+            "annotation",
+            Patch::Merge(json!({"metadata": {"annotations": {"example.com/owner": "alice"}}})),
+            false,
+        ),
+        (
+            "status",
+            Patch::Merge(json!({"status": {"message": "edited by a test"}})),
+            true,
+        ),
     ];
     for (what, patch, status_edit) in edits {
         let after = if status_edit {
-            api.patch_status("vip", &PatchParams::default(), &patch).await.unwrap()
+            api.patch_status("vip", &PatchParams::default(), &patch)
+                .await
+                .unwrap()
         } else {
-            api.patch("vip", &PatchParams::default(), &patch).await.unwrap()
+            api.patch("vip", &PatchParams::default(), &patch)
+                .await
+                .unwrap()
         };
         let rv = after.metadata.resource_version.clone();
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(world.get("vip").await.metadata.resource_version, rv, "the operator wrote after a {what}-only edit");
-        world.expect_calls("UpdateChatGroup", 2, Duration::ZERO).await;
+        assert_eq!(
+            world.get("vip").await.metadata.resource_version,
+            rv,
+            "the operator wrote after a {what}-only edit"
+        );
+        world
+            .expect_calls("UpdateChatGroup", 2, Duration::ZERO)
+            .await;
     }
 
     // Restart with everything synced: zero calls, no write.
@@ -83,7 +142,16 @@ async fn create_edit_and_no_op_changes() {
     operator.stop().await;
     let operator = world.operator(&[]);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    world.expect_calls("UpdateChatGroup", 2, Duration::ZERO).await;
-    assert_eq!(world.get("vip").await.metadata.resource_version, rv, "the restarted operator wrote status");
-    assert!(operator.logs().contains("starting cams-operator"), "the second operator did not start");
+    world
+        .expect_calls("UpdateChatGroup", 2, Duration::ZERO)
+        .await;
+    assert_eq!(
+        world.get("vip").await.metadata.resource_version,
+        rv,
+        "the restarted operator wrote status"
+    );
+    assert!(
+        operator.logs().contains("starting cams-operator"),
+        "the second operator did not start"
+    );
 }

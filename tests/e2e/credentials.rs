@@ -19,14 +19,30 @@ async fn wrong_credentials_are_reported_and_never_leak() {
         // (which holds the token).
         let token = format!("TOKEN-E2E-{}", world.ns);
         let key_id = format!("STS-{}", world.ns);
-        world.sim_put_key(&key_id, "the-right-secret", &[&token]).await;
+        world
+            .sim_put_key(&key_id, "the-right-secret", &[&token])
+            .await;
         let wrong_secret = format!("WRONG-SECRET-{}", world.ns);
-        world.create_secret("wrong", &key_id, &wrong_secret, Some(&token)).await;
+        world
+            .create_secret("wrong", &key_id, &wrong_secret, Some(&token))
+            .await;
         let operator = world.operator(&["--signature", signature]);
 
-        let cg = world.group("bad-creds", "EA303BAD", json!({"subject": "x", "credentialsSecretRef": {"name": "wrong"}})).await;
+        let cg = world
+            .group(
+                "bad-creds",
+                "EA303BAD",
+                json!({"subject": "x", "credentialsSecretRef": {"name": "wrong"}}),
+            )
+            .await;
         world.create(&cg).await;
-        let missing = world.group("no-secret", "EA303MISS", json!({"credentialsSecretRef": {"name": "does-not-exist"}})).await;
+        let missing = world
+            .group(
+                "no-secret",
+                "EA303MISS",
+                json!({"credentialsSecretRef": {"name": "does-not-exist"}}),
+            )
+            .await;
         world.create(&missing).await;
         let unlent = world.group("not-lent", "EA303LEND", json!({})).await;
         let mut unlent = unlent;
@@ -40,39 +56,78 @@ async fn wrong_credentials_are_reported_and_never_leak() {
                 })
                 .await;
             assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"), "{name}");
-            assert_eq!(condition(&obj, "Stalled").as_deref(), Some("True"), "{name}");
+            assert_eq!(
+                condition(&obj, "Stalled").as_deref(),
+                Some("True"),
+                "{name}"
+            );
             assert_eq!(obj.status.as_ref().unwrap().observed_generation, Some(1));
         }
         let bad = world.get("bad-creds").await;
-        assert_eq!(bad.status.as_ref().unwrap().code.as_deref(), Some("SignatureDoesNotMatch"));
+        assert_eq!(
+            bad.status.as_ref().unwrap().code.as_deref(),
+            Some("SignatureDoesNotMatch")
+        );
         let msg = serde_json::to_string(&world.get("not-lent").await.status).unwrap();
-        assert!(msg.contains("not allowed to use the operator's own credentials"), "{msg}");
+        assert!(
+            msg.contains("not allowed to use the operator's own credentials"),
+            "{msg}"
+        );
         let msg = serde_json::to_string(&world.get("no-secret").await.status).unwrap();
-        assert!(msg.contains("does-not-exist") && msg.contains("not found"), "{msg}");
+        assert!(
+            msg.contains("does-not-exist") && msg.contains("not found"),
+            "{msg}"
+        );
         // Only the object with a usable Secret reached CAMS, exactly once.
-        world.expect_calls("UpdateChatGroup", 1, Duration::from_secs(2)).await;
+        world
+            .expect_calls("UpdateChatGroup", 1, Duration::from_secs(2))
+            .await;
 
         // The echo really contained the token (so the scrubbing below is not vacuous)…
         let calls = world.calls("UpdateChatGroup").await;
-        assert_eq!(calls[0]["code"].as_str().or(calls[0]["outcome"].as_str()), Some("SignatureDoesNotMatch"), "{calls:#?}");
+        assert_eq!(
+            calls[0]["code"].as_str().or(calls[0]["outcome"].as_str()),
+            Some("SignatureDoesNotMatch"),
+            "{calls:#?}"
+        );
 
         // …and neither secret value appears anywhere the operator writes.
         let events: Api<Event> = Api::namespaced(world.client.clone(), &world.ns);
         let events = events.list(&ListParams::default()).await.unwrap();
-        assert!(events.items.iter().any(|e| e.reason.as_deref() == Some("CredentialsInvalid")), "no CredentialsInvalid event");
-        let chatgroups = world.chatgroups().list(&ListParams::default()).await.unwrap();
+        assert!(
+            events
+                .items
+                .iter()
+                .any(|e| e.reason.as_deref() == Some("CredentialsInvalid")),
+            "no CredentialsInvalid event"
+        );
+        let chatgroups = world
+            .chatgroups()
+            .list(&ListParams::default())
+            .await
+            .unwrap();
         let haystacks = [
             ("status", serde_json::to_string(&chatgroups.items).unwrap()),
             ("events", serde_json::to_string(&events.items).unwrap()),
             ("operator log", operator.logs()),
         ];
         for needle in [wrong_secret.as_str(), token.as_str()] {
-            for form in [needle.to_string(), percent_encode(needle), percent_encode(&percent_encode(needle))] {
+            for form in [
+                needle.to_string(),
+                percent_encode(needle),
+                percent_encode(&percent_encode(needle)),
+            ] {
                 for (place, text) in &haystacks {
-                    assert!(!text.contains(&form), "{signature}: {form} leaked into {place}");
+                    assert!(
+                        !text.contains(&form),
+                        "{signature}: {form} leaked into {place}"
+                    );
                 }
             }
         }
-        assert!(haystacks[2].1.contains("SignatureDoesNotMatch"), "the operator log does not show the failure");
+        assert!(
+            haystacks[2].1.contains("SignatureDoesNotMatch"),
+            "the operator log does not show the failure"
+        );
     }
 }

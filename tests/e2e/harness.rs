@@ -21,7 +21,9 @@ pub struct Env {
 }
 
 fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the e2e tier with `make e2e` (hack/e2e.sh)"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the e2e tier with `make e2e` (hack/e2e.sh)")
+    })
 }
 
 impl Env {
@@ -50,7 +52,9 @@ pub struct World {
 impl World {
     pub async fn new(prefix: &str) -> World {
         let env = Env::get();
-        let client = Client::try_default().await.expect("kube client from KUBECONFIG");
+        let client = Client::try_default()
+            .await
+            .expect("kube client from KUBECONFIG");
         let suffix = format!("{:06x}", rand::random::<u32>() & 0xffffff);
         let ns = format!("e2e-{prefix}-{suffix}");
         let tenant = format!("cams-{prefix}-{suffix}");
@@ -58,7 +62,10 @@ impl World {
         let access_key_secret = format!("SK-SECRET-{prefix}-{suffix}");
         let namespaces: Api<Namespace> = Api::all(client.clone());
         namespaces
-            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+            )
             .await
             .expect("create namespace");
         let world = World {
@@ -70,8 +77,17 @@ impl World {
             access_key_secret,
             http: reqwest::Client::new(),
         };
-        world.sim_put_key(&world.access_key_id, &world.access_key_secret, &[]).await;
-        world.create_secret("cams-credentials", &world.access_key_id, &world.access_key_secret, None).await;
+        world
+            .sim_put_key(&world.access_key_id, &world.access_key_secret, &[])
+            .await;
+        world
+            .create_secret(
+                "cams-credentials",
+                &world.access_key_id,
+                &world.access_key_secret,
+                None,
+            )
+            .await;
         world
     }
 
@@ -85,15 +101,22 @@ impl World {
             data["securityToken"] = json!(token);
         }
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
-        let obj: Secret = serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data})).unwrap();
-        api.create(&PostParams::default(), &obj).await.expect("create secret");
+        let obj: Secret =
+            serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data}))
+                .unwrap();
+        api.create(&PostParams::default(), &obj)
+            .await
+            .expect("create secret");
     }
 
     /// Seeds a group in this test's tenant and returns a ChatGroup manifest for it.
     pub async fn group(&self, name: &str, group_id: &str, spec_extra: Value) -> ChatGroup {
-        self.sim_post("/admin/groups", json!({"groups": [{
-            "custSpaceId": self.tenant, "businessNumber": "8613800001234", "groupId": group_id
-        }]}))
+        self.sim_post(
+            "/admin/groups",
+            json!({"groups": [{
+                "custSpaceId": self.tenant, "businessNumber": "8613800001234", "groupId": group_id
+            }]}),
+        )
         .await;
         let mut spec = json!({
             "businessNumber": "8613800001234",
@@ -115,7 +138,10 @@ impl World {
     }
 
     pub async fn create(&self, cg: &ChatGroup) -> ChatGroup {
-        self.chatgroups().create(&PostParams::default(), cg).await.expect("create ChatGroup")
+        self.chatgroups()
+            .create(&PostParams::default(), cg)
+            .await
+            .expect("create ChatGroup")
     }
 
     pub async fn get(&self, name: &str) -> ChatGroup {
@@ -123,7 +149,13 @@ impl World {
     }
 
     /// Polls until `check` holds for the object, or panics with the last state.
-    pub async fn wait_for(&self, name: &str, what: &str, timeout: Duration, check: impl Fn(&ChatGroup) -> bool) -> ChatGroup {
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&ChatGroup) -> bool,
+    ) -> ChatGroup {
         let deadline = Instant::now() + timeout;
         loop {
             let obj = self.get(name).await;
@@ -131,7 +163,10 @@ impl World {
                 return obj;
             }
             if Instant::now() > deadline {
-                panic!("timed out waiting for {name} to be {what}; last status: {:#?}", obj.status);
+                panic!(
+                    "timed out waiting for {name} to be {what}; last status: {:#?}",
+                    obj.status
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -160,17 +195,37 @@ impl World {
 
     async fn sim_send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}{path}", self.env.simulator);
-        let reply = self.http.request(method, &url).json(&body).send().await.expect("simulator admin call");
+        let reply = self
+            .http
+            .request(method, &url)
+            .json(&body)
+            .send()
+            .await
+            .expect("simulator admin call");
         let status = reply.status();
         let text = reply.text().await.unwrap_or_default();
-        assert!(status.is_success(), "simulator {path}: HTTP {status}: {text}");
+        assert!(
+            status.is_success(),
+            "simulator {path}: HTTP {status}: {text}"
+        );
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
     /// The simulator's log of this tenant's calls of `action`.
     pub async fn calls(&self, action: &str) -> Vec<Value> {
-        let url = format!("{}/admin/calls?custSpaceId={}&action={action}", self.env.simulator, self.tenant);
-        let v: Value = self.http.get(&url).send().await.expect("calls").json().await.expect("calls JSON");
+        let url = format!(
+            "{}/admin/calls?custSpaceId={}&action={action}",
+            self.env.simulator, self.tenant
+        );
+        let v: Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("calls")
+            .json()
+            .await
+            .expect("calls JSON");
         let list = v.get("calls").cloned().unwrap_or(v);
         list.as_array().cloned().unwrap_or_default()
     }
@@ -181,16 +236,28 @@ impl World {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let calls = self.calls(action).await;
-            assert!(calls.len() <= n, "expected {n} {action} calls, saw {}: {calls:#?}", calls.len());
+            assert!(
+                calls.len() <= n,
+                "expected {n} {action} calls, saw {}: {calls:#?}",
+                calls.len()
+            );
             if calls.len() == n {
                 break;
             }
-            assert!(Instant::now() < deadline, "expected {n} {action} calls, saw {}", calls.len());
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} {action} calls, saw {}",
+                calls.len()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tokio::time::sleep(settle).await;
         let calls = self.calls(action).await;
-        assert_eq!(calls.len(), n, "{action} calls changed after settling: {calls:#?}");
+        assert_eq!(
+            calls.len(),
+            n,
+            "{action} calls changed after settling: {calls:#?}"
+        );
         calls
     }
 
@@ -236,7 +303,11 @@ pub struct Operator {
 
 impl Operator {
     fn start(world: &World, extra: &[&str]) -> Operator {
-        let log = world.env.work.join(format!("{}-operator-{:04x}.log", world.ns, rand::random::<u16>()));
+        let log = world.env.work.join(format!(
+            "{}-operator-{:04x}.log",
+            world.ns,
+            rand::random::<u16>()
+        ));
         let file = std::fs::File::create(&log).expect("operator log file");
         let mut cmd = tokio::process::Command::new(&world.env.operator_bin);
         cmd.arg("run")
@@ -256,16 +327,25 @@ impl Operator {
             .stderr(Stdio::from(file))
             .kill_on_drop(true);
         let child = cmd.spawn().expect("start cams-operator");
-        Operator { child: Some(child), log }
+        Operator {
+            child: Some(child),
+            log,
+        }
     }
 
     /// SIGTERM and wait for exit.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+                let _ = std::process::Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status();
             }
-            if tokio::time::timeout(Duration::from_secs(15), child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(15), child.wait())
+                .await
+                .is_err()
+            {
                 let _ = child.kill().await;
             }
         }

@@ -31,61 +31,141 @@ async fn every_rule_is_refused_with_the_field_named() {
     let ar = ApiResource::erase::<ChatGroup>(&());
     let api: Api<DynamicObject> = Api::namespaced_with(world.client.clone(), &world.ns, &ar);
     let mut without_business_number = valid();
-    without_business_number.as_object_mut().unwrap().remove("businessNumber");
+    without_business_number
+        .as_object_mut()
+        .unwrap()
+        .remove("businessNumber");
     let mut without_group_id = valid();
     without_group_id.as_object_mut().unwrap().remove("groupId");
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("business number not digits", with("businessNumber", json!("86-138")), "spec.businessNumber"),
-        ("business number missing", without_business_number, "spec.businessNumber"),
-        ("empty custSpaceId", with("custSpaceId", json!("")), "spec.custSpaceId"),
+        (
+            "business number not digits",
+            with("businessNumber", json!("86-138")),
+            "spec.businessNumber",
+        ),
+        (
+            "business number missing",
+            without_business_number,
+            "spec.businessNumber",
+        ),
+        (
+            "empty custSpaceId",
+            with("custSpaceId", json!("")),
+            "spec.custSpaceId",
+        ),
         ("groupId missing", without_group_id, "spec.groupId"),
         ("empty groupId", with("groupId", json!("")), "spec.groupId"),
-        ("channel type", with("channelType", json!("SMS")), "spec.channelType"),
+        (
+            "channel type",
+            with("channelType", json!("SMS")),
+            "spec.channelType",
+        ),
         ("empty subject", with("subject", json!("")), "spec.subject"),
-        ("long subject", with("subject", json!("s".repeat(129))), "spec.subject"),
-        ("long description", with("description", json!("d".repeat(2049))), "spec.description"),
-        ("ftp picture", with("profilePictureUrl", json!("ftp://cdn.example.com/a.jpg")), "spec.profilePictureUrl"),
-        ("javascript picture", with("profilePictureUrl", json!("javascript:alert(1)")), "spec.profilePictureUrl"),
-        ("picture not a URL", with("profilePictureUrl", json!("https://")), "spec.profilePictureUrl"),
-        ("region with a host", with("region", json!("evil.example.com")), "spec.region"),
-        ("upper-case region", with("region", json!("AP-SOUTHEAST-1")), "spec.region"),
-        ("secret name", with("credentialsSecretRef", json!({"name": "Not_A_Name"})), "spec.credentialsSecretRef.name"),
+        (
+            "long subject",
+            with("subject", json!("s".repeat(129))),
+            "spec.subject",
+        ),
+        (
+            "long description",
+            with("description", json!("d".repeat(2049))),
+            "spec.description",
+        ),
+        (
+            "ftp picture",
+            with("profilePictureUrl", json!("ftp://cdn.example.com/a.jpg")),
+            "spec.profilePictureUrl",
+        ),
+        (
+            "javascript picture",
+            with("profilePictureUrl", json!("javascript:alert(1)")),
+            "spec.profilePictureUrl",
+        ),
+        (
+            "picture not a URL",
+            with("profilePictureUrl", json!("https://")),
+            "spec.profilePictureUrl",
+        ),
+        (
+            "region with a host",
+            with("region", json!("evil.example.com")),
+            "spec.region",
+        ),
+        (
+            "upper-case region",
+            with("region", json!("AP-SOUTHEAST-1")),
+            "spec.region",
+        ),
+        (
+            "secret name",
+            with("credentialsSecretRef", json!({"name": "Not_A_Name"})),
+            "spec.credentialsSecretRef.name",
+        ),
     ];
     for (i, (what, spec, field)) in cases.into_iter().enumerate() {
         let err = api
-            .create(&PostParams::default(), &manifest(&world.ns, &format!("bad-{i}"), spec))
+            .create(
+                &PostParams::default(),
+                &manifest(&world.ns, &format!("bad-{i}"), spec),
+            )
             .await
             .err()
             .unwrap_or_else(|| panic!("{what}: the API server accepted it"));
         let text = err.to_string();
-        assert!(text.contains(field), "{what}: message does not name {field}: {text}");
+        assert!(
+            text.contains(field),
+            "{what}: message does not name {field}: {text}"
+        );
     }
 
     // Lengths count characters: 128 CJK characters (384 bytes) are a valid subject, and the
     // default channel type is filled in.
     let created = api
-        .create(&PostParams::default(), &manifest(&world.ns, "cjk", with("subject", json!("群".repeat(128)))))
+        .create(
+            &PostParams::default(),
+            &manifest(&world.ns, "cjk", with("subject", json!("群".repeat(128)))),
+        )
         .await
         .expect("128 CJK characters are a valid subject");
     assert_eq!(created.data["spec"]["channelType"], "WHATSAPP");
 
     // An empty description is valid ("" clears it).
-    api.create(&PostParams::default(), &manifest(&world.ns, "clear", with("description", json!(""))))
-        .await
-        .expect("empty description");
+    api.create(
+        &PostParams::default(),
+        &manifest(&world.ns, "clear", with("description", json!(""))),
+    )
+    .await
+    .expect("empty description");
 
     // groupId is immutable.
     let err = api
-        .patch("cjk", &PatchParams::default(), &Patch::Merge(json!({"spec": {"groupId": "OTHER"}})))
+        .patch(
+            "cjk",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"groupId": "OTHER"}})),
+        )
         .await
         .expect_err("groupId change accepted");
     let text = err.to_string();
-    assert!(text.contains("spec.groupId") && text.contains("immutable"), "{text}");
+    assert!(
+        text.contains("spec.groupId") && text.contains("immutable"),
+        "{text}"
+    );
 
     // Unknown fields are pruned (kube-rs sends no strict field validation by default).
     let created = api
-        .create(&PostParams::default(), &manifest(&world.ns, "pruned", with("endpoint", json!("https://evil.example.com"))))
+        .create(
+            &PostParams::default(),
+            &manifest(
+                &world.ns,
+                "pruned",
+                with("endpoint", json!("https://evil.example.com")),
+            ),
+        )
         .await
         .expect("unknown field");
-    assert!(created.data["spec"].get("endpoint").is_none(), "unknown field was stored");
+    assert!(
+        created.data["spec"].get("endpoint").is_none(),
+        "unknown field was stored"
+    );
 }
