@@ -116,6 +116,31 @@ pub struct RunArgs {
         default_value = "json"
     )]
     pub log_format: LogFormat,
+    /// Run only while holding a coordination.k8s.io Lease (for more than one replica).
+    #[arg(long, env = "CAMS_OPERATOR_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else "default").
+    #[arg(long, env = "CAMS_OPERATOR_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the Lease.
+    #[arg(
+        long,
+        env = "CAMS_OPERATOR_LEADER_ELECTION_NAME",
+        default_value = "cams-operator"
+    )]
+    pub leader_election_name: String,
+    /// How long a Lease stays valid without renewal.
+    #[arg(long, env = "CAMS_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+    /// Give up leadership when renewals fail for this long.
+    #[arg(long, env = "CAMS_OPERATOR_LEASE_RENEW_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub lease_renew_deadline: Duration,
+    /// Time between Lease acquire/renew attempts.
+    #[arg(long, env = "CAMS_OPERATOR_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub lease_retry_period: Duration,
+    /// On SIGTERM, how long in-flight reconciles may take before the process exits.
+    #[arg(long, env = "CAMS_OPERATOR_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
 }
 
 /// `call` settings.

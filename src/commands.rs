@@ -14,8 +14,10 @@ use crate::cams::{
 use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
 use crate::controller::{self, Context, WatchScope};
 use crate::credentials::{LendPolicy, OperatorCredentials};
+use crate::leader::{LeaderElector, LeaseConfig};
 use crate::resource::ChatGroup;
 use crate::status::RetryPolicy;
+use tokio_util::sync::CancellationToken;
 
 /// The CRD as YAML, exactly as checked in under `crds/`.
 pub fn crd_yaml() -> anyhow::Result<String> {
@@ -139,6 +141,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         recorder,
         field_manager: "cams-operator".into(),
         api_timeout: args.api_timeout,
+        caches: Default::default(),
     });
     let scope = WatchScope {
         namespaces: args
@@ -148,9 +151,63 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             .collect(),
         label_selector: args.label_selector,
     };
-    controller::run(ctx, scope, args.concurrency.max(1)).await;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let concurrency = args.concurrency.max(1);
+    if !args.leader_elect {
+        controller::run(ctx, scope, concurrency, shutdown, args.shutdown_grace).await;
+        tracing::info!("cams-operator stopped");
+        return Ok(());
+    }
+    let elector = LeaderElector::new(
+        ctx.client.clone(),
+        LeaseConfig {
+            namespace: args
+                .leader_election_namespace
+                .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                .unwrap_or_else(|| "default".into()),
+            name: args.leader_election_name,
+            identity: replica,
+            lease_duration: args.lease_duration,
+            renew_deadline: args.lease_renew_deadline,
+            retry_period: args.lease_retry_period,
+            api_timeout: args.api_timeout,
+        },
+    );
+    while !shutdown.is_cancelled() {
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = shutdown.cancelled() => break,
+        }
+        // Leading: run until shutdown, or stop at once (dropping every in-flight reconcile)
+        // when the lease is lost, then stand by again.
+        tokio::select! {
+            _ = controller::run(ctx.clone(), scope.clone(), concurrency, shutdown.clone(), args.shutdown_grace) => {
+                elector.release().await;
+            }
+            _ = elector.hold() => {
+                tracing::warn!("stopped reconciling: not the leader any more");
+            }
+        }
+    }
     tracing::info!("cams-operator stopped");
     Ok(())
+}
+
+async fn cancel_on_signal(token: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutdown signal received");
+    token.cancel();
 }
 
 /// `cams-operator call`.

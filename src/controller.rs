@@ -8,16 +8,17 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Patch, PatchParams};
+use kube::api::{PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
-use crate::cams::Credentials;
-use crate::cams::{CamsError, ChatGroupApi, EndpointPolicy, ErrorClass};
+use crate::cams::{CamsError, ChatGroupApi, Credentials, EndpointPolicy, ErrorClass};
 use crate::credentials::{
     credentials_from_secret, CredentialsError, LendPolicy, OperatorCredentials,
 };
@@ -77,6 +78,73 @@ pub struct Context {
     pub field_manager: String,
     /// Timeout for each Kubernetes API call.
     pub api_timeout: Duration,
+    /// The watch caches (filled by [`run`]; empty in unit tests).
+    pub caches: Caches,
+}
+
+/// The controller's watch caches, read by reconciles: ChatGroups (to find two that name the
+/// same group) and Secrets' metadata (to notice a changed credentials Secret).
+#[derive(Default)]
+pub struct Caches {
+    chatgroups: std::sync::RwLock<Vec<Store<ChatGroup>>>,
+    secrets: std::sync::RwLock<Vec<Store<PartialObjectMeta<Secret>>>>,
+}
+
+impl Caches {
+    fn clear(&self) {
+        if let Ok(mut list) = self.chatgroups.write() {
+            list.clear();
+        }
+        if let Ok(mut list) = self.secrets.write() {
+            list.clear();
+        }
+    }
+
+    fn add(&self, chatgroups: Store<ChatGroup>, secrets: Store<PartialObjectMeta<Secret>>) {
+        if let Ok(mut list) = self.chatgroups.write() {
+            list.push(chatgroups);
+        }
+        if let Ok(mut list) = self.secrets.write() {
+            list.push(secrets);
+        }
+    }
+
+    /// The resourceVersion of a Secret, if the cache has it.
+    fn secret_version(&self, namespace: &str, name: &str) -> Option<String> {
+        let key = ObjectRef::<PartialObjectMeta<Secret>>::new(name).within(namespace);
+        let stores = self.secrets.read().ok()?;
+        stores
+            .iter()
+            .find_map(|s| s.get(&key))
+            .and_then(|s| s.metadata.resource_version.clone())
+    }
+
+    /// The oldest other ChatGroup naming the same group as `obj`, if it is older than `obj`.
+    fn older_conflict(&self, obj: &ChatGroup) -> Option<String> {
+        let stores = self.chatgroups.read().ok()?;
+        let rank = |o: &ChatGroup| {
+            (
+                o.metadata.creation_timestamp.clone().map(|t| t.0),
+                o.namespace().unwrap_or_default(),
+                o.name_any(),
+            )
+        };
+        let mine = rank(obj);
+        stores
+            .iter()
+            .flat_map(|s| s.state())
+            .filter(|o| {
+                o.spec.cust_space_id == obj.spec.cust_space_id
+                    && o.spec.business_number == obj.spec.business_number
+                    && o.spec.group_id == obj.spec.group_id
+                    && o.metadata.deletion_timestamp.is_none()
+                    && rank(o) != mine
+            })
+            .map(|o| rank(&o))
+            .filter(|r| *r < mine)
+            .min()
+            .map(|(_, ns, name)| format!("{ns}/{name}"))
+    }
 }
 
 /// Reconciles one ChatGroup.
@@ -95,7 +163,25 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Actio
         Err(_) => String::new(),
     };
 
-    let outcome = match (decide(&obj, &desired_hash, now), endpoint) {
+    let secret_version = obj
+        .spec
+        .credentials_secret_ref
+        .as_ref()
+        .and_then(|r| ctx.caches.secret_version(&namespace, &r.name));
+    let conflict = if obj.is_paused() {
+        None
+    } else {
+        ctx.caches.older_conflict(&obj)
+    };
+    let mut credentials_version = None;
+
+    let outcome = match (
+        decide(&obj, &desired_hash, secret_version.as_deref(), now),
+        endpoint,
+    ) {
+        _ if conflict.is_some() => Outcome::Conflict {
+            older: conflict.unwrap_or_default(),
+        },
         (Decision::Paused, _) => Outcome::Paused,
         (Decision::UpToDate, _) => Outcome::UpToDate,
         (Decision::AwaitSpecChange, _) => return Ok(Action::await_change()),
@@ -104,39 +190,41 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Actio
             return Ok(Action::requeue(wait + Duration::from_millis(50)));
         }
         (Decision::Apply, Err(e)) => failed(&e, false),
-        (Decision::Apply, Ok(_)) => match credentials_for(&obj, &namespace, &ctx).await? {
-            Err(e) => Outcome::Failed {
-                class: ErrorClass::Credentials,
-                message: e.to_string(),
-                envelope: None,
-                retry_after: None,
-                called: false,
-            },
-            Ok(credentials) => {
-                let started = std::time::Instant::now();
-                let result = ctx
-                    .cams
-                    .update_chat_group(obj.spec.region.clone(), &credentials, &request)
-                    .await;
-                let elapsed_ms = started.elapsed().as_millis() as u64;
-                match result {
-                    Ok(response) => {
-                        info!(
-                            request_id = response.envelope.request_id.as_deref().unwrap_or(""),
-                            elapsed_ms, "CAMS accepted UpdateChatGroup"
-                        );
-                        Outcome::Accepted {
-                            envelope: response.envelope,
-                            hash: desired_hash.clone(),
+        (Decision::Apply, Ok(_)) => {
+            match credentials_for(&obj, &namespace, &ctx, &mut credentials_version).await? {
+                Err(e) => Outcome::Failed {
+                    class: ErrorClass::Credentials,
+                    message: e.to_string(),
+                    envelope: None,
+                    retry_after: None,
+                    called: false,
+                },
+                Ok(credentials) => {
+                    let started = std::time::Instant::now();
+                    let result = ctx
+                        .cams
+                        .update_chat_group(obj.spec.region.clone(), &credentials, &request)
+                        .await;
+                    let elapsed_ms = started.elapsed().as_millis() as u64;
+                    match result {
+                        Ok(response) => {
+                            info!(
+                                request_id = response.envelope.request_id.as_deref().unwrap_or(""),
+                                elapsed_ms, "CAMS accepted UpdateChatGroup"
+                            );
+                            Outcome::Accepted {
+                                envelope: response.envelope,
+                                hash: desired_hash.clone(),
+                            }
                         }
-                    }
-                    Err(e) => {
-                        warn!(class = e.class().label(), error = %e, elapsed_ms, "UpdateChatGroup failed");
-                        failed(&e, true)
+                        Err(e) => {
+                            warn!(class = e.class().label(), error = %e, elapsed_ms, "UpdateChatGroup failed");
+                            failed(&e, true)
+                        }
                     }
                 }
             }
-        },
+        }
     };
 
     let judgement = judge(
@@ -147,6 +235,7 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Actio
             now,
             jitter: rand::random::<f64>(),
             policy: ctx.retry,
+            credentials_version,
         },
     );
     if obj.status.as_ref() != Some(&judgement.status) {
@@ -188,6 +277,7 @@ async fn credentials_for(
     obj: &ChatGroup,
     namespace: &str,
     ctx: &Context,
+    version: &mut Option<String>,
 ) -> Result<Result<Credentials, CredentialsError>, ReconcileError> {
     let Some(reference) = &obj.spec.credentials_secret_ref else {
         if !ctx.lend.allows(namespace) {
@@ -209,6 +299,9 @@ async fn credentials_for(
             action: "reading the credentials Secret",
             source,
         })?;
+    *version = got
+        .as_ref()
+        .and_then(|s| s.metadata.resource_version.clone());
     Ok(match got {
         None => Err(CredentialsError::SecretNotFound {
             namespace: namespace.to_string(),
@@ -280,28 +373,70 @@ pub struct WatchScope {
     pub label_selector: Option<String>,
 }
 
-/// Runs the controller until a shutdown signal.
-pub async fn run(ctx: Arc<Context>, scope: WatchScope, concurrency: u16) {
+/// Runs the controller until `shutdown` is cancelled; in-flight reconciles then get
+/// `grace` to finish.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: WatchScope,
+    concurrency: u16,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
     let mut watcher_config = watcher::Config::default();
     if let Some(selector) = &scope.label_selector {
         watcher_config = watcher_config.labels(selector);
     }
-    let apis: Vec<Api<ChatGroup>> = if scope.namespaces.is_empty() {
-        vec![Api::all(ctx.client.clone())]
+    // A new leadership term starts with fresh caches.
+    ctx.caches.clear();
+    let namespaces: Vec<Option<String>> = if scope.namespaces.is_empty() {
+        vec![None]
     } else {
-        scope
-            .namespaces
-            .iter()
-            .map(|ns| Api::namespaced(ctx.client.clone(), ns))
-            .collect()
+        scope.namespaces.iter().cloned().map(Some).collect()
     };
-    let controllers = apis.into_iter().map(|api| {
+    let controllers = namespaces.into_iter().map(|ns| {
         let ctx = ctx.clone();
         let watcher_config = watcher_config.clone();
+        let shutdown = shutdown.clone();
+        let (chatgroups, secrets): (Api<ChatGroup>, Api<PartialObjectMeta<Secret>>) = match &ns {
+            Some(ns) => (
+                Api::namespaced(ctx.client.clone(), ns),
+                Api::namespaced(ctx.client.clone(), ns),
+            ),
+            None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        };
+        let controller = Controller::new(chatgroups, watcher_config)
+            .with_config(ControllerConfig::default().concurrency(concurrency));
+        let chatgroup_store = controller.store();
+        // Secrets: metadata only (never their data) in the cache; a change re-queues the
+        // ChatGroups that reference the Secret.
+        let (secret_store, writer) = reflector::store();
+        let secret_events = reflector::reflector(
+            writer,
+            watcher(secrets, watcher::Config::default()).default_backoff(),
+        )
+        .touched_objects();
+        ctx.caches.add(chatgroup_store.clone(), secret_store);
+        let dependants = chatgroup_store.clone();
         async move {
-            Controller::new(api, watcher_config)
-                .with_config(ControllerConfig::default().concurrency(concurrency))
-                .shutdown_on_signal()
+            controller
+                .watches_stream(secret_events, move |secret: PartialObjectMeta<Secret>| {
+                    let ns = secret.namespace();
+                    let name = secret.name_any();
+                    dependants
+                        .state()
+                        .into_iter()
+                        .filter(|cg| {
+                            cg.namespace() == ns
+                                && cg
+                                    .spec
+                                    .credentials_secret_ref
+                                    .as_ref()
+                                    .is_some_and(|r| r.name == name)
+                        })
+                        .map(|cg| ObjectRef::from_obj(&*cg))
+                        .collect::<Vec<_>>()
+                })
+                .graceful_shutdown_on(async move { shutdown.cancelled_owned().await })
                 .run(reconcile, error_policy, ctx)
                 .for_each(|result| async move {
                     if let Err(e) = result {
@@ -311,7 +446,17 @@ pub async fn run(ctx: Arc<Context>, scope: WatchScope, concurrency: u16) {
                 .await;
         }
     });
-    futures::future::join_all(controllers).await;
+    let all = futures::future::join_all(controllers);
+    tokio::pin!(all);
+    tokio::select! {
+        _ = &mut all => {}
+        _ = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        } => {
+            warn!(grace_secs = grace.as_secs(), "in-flight reconciles did not finish within the shutdown grace period");
+        }
+    }
 }
 
 #[cfg(test)]

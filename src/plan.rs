@@ -54,8 +54,15 @@ pub enum Decision {
 }
 
 /// Decides from the object and its status alone (never from in-memory state), so the
-/// operator's own status writes and restarts never cause a call.
-pub fn decide(obj: &ChatGroup, desired_hash: &str, now: DateTime<Utc>) -> Decision {
+/// operator's own status writes and restarts never cause a call. `credentials_version` is
+/// the current resourceVersion of the referenced Secret, when known: a scheduled retry after
+/// a credentials error goes at once when the Secret has changed since.
+pub fn decide(
+    obj: &ChatGroup,
+    desired_hash: &str,
+    credentials_version: Option<&str>,
+    now: DateTime<Utc>,
+) -> Decision {
     if obj.is_paused() {
         return Decision::Paused;
     }
@@ -66,8 +73,12 @@ pub fn decide(obj: &ChatGroup, desired_hash: &str, now: DateTime<Utc>) -> Decisi
 
     if let Some(retry) = &status.retry {
         if retry.generation == generation {
+            let secret_changed = condition_reason(&status, condition::SYNCED).as_deref()
+                == Some(reason::CREDENTIALS_INVALID)
+                && credentials_version.is_some()
+                && credentials_version != retry.credentials_version.as_deref();
             if let Some(at) = parse_time(&retry.next_retry_time) {
-                if at > now {
+                if at > now && !secret_changed {
                     return Decision::WaitUntil(at);
                 }
             }

@@ -187,6 +187,10 @@ pub struct RetryStatus {
     /// The generation these attempts were for; a spec change starts afresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<i64>,
+    /// The resourceVersion of the credentials Secret when a credentials error was recorded;
+    /// a different one retries at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_version: Option<String>,
 }
 
 impl ChatGroup {

@@ -29,6 +29,8 @@ pub mod reason {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// `cams.dev/paused`.
     pub const RECONCILE_PAUSED: &str = "ReconcilePaused";
+    /// Another ChatGroup names the same group.
+    pub const CONFLICT: &str = "Conflict";
     /// Stalled False.
     pub const PROGRESSING: &str = "Progressing";
 }
@@ -70,6 +72,11 @@ pub enum Outcome {
     },
     /// `cams.dev/paused`: no call.
     Paused,
+    /// An older ChatGroup (`namespace/name`) names the same group: no call.
+    Conflict {
+        /// The older ChatGroup.
+        older: String,
+    },
 }
 
 /// Event type.
@@ -156,7 +163,12 @@ pub struct JudgeInput<'a> {
     pub jitter: f64,
     /// Backoff settings.
     pub policy: RetryPolicy,
+    /// The credentials Secret's resourceVersion read for this attempt, if any.
+    pub credentials_version: Option<String>,
 }
+
+/// How often a conflicting ChatGroup looks again (no call is made).
+pub const CONFLICT_RECHECK: Duration = Duration::from_secs(30);
 
 /// Applies the outcome table: the next status, the event and the requeue.
 pub fn judge(obj: &ChatGroup, outcome: &Outcome, input: &JudgeInput<'_>) -> Judgement {
@@ -251,6 +263,44 @@ pub fn judge(obj: &ChatGroup, outcome: &Outcome, input: &JudgeInput<'_>) -> Judg
                 requeue: Requeue::OnChange,
             }
         }
+        Outcome::Conflict { older } => {
+            let message = format!(
+                "ChatGroup {older} already manages this group (same custSpaceId, businessNumber and groupId); delete one of them"
+            );
+            next.observed_generation = generation;
+            next.retry = None;
+            mark_token_handled(&mut next, obj);
+            for type_ in [condition::READY, condition::SYNCED] {
+                set_condition(
+                    &mut next.conditions,
+                    type_,
+                    false,
+                    reason::CONFLICT,
+                    &message,
+                    generation,
+                    now,
+                );
+            }
+            set_condition(
+                &mut next.conditions,
+                condition::STALLED,
+                true,
+                reason::CONFLICT,
+                &message,
+                generation,
+                now,
+            );
+            let changed = next != current;
+            Judgement {
+                status: next,
+                event: changed.then(|| EventSpec {
+                    kind: EventKind::Warning,
+                    reason: "Conflict",
+                    note: message.clone(),
+                }),
+                requeue: Requeue::After(CONFLICT_RECHECK),
+            }
+        }
         Outcome::Failed {
             class,
             message,
@@ -283,8 +333,10 @@ pub fn judge(obj: &ChatGroup, outcome: &Outcome, input: &JudgeInput<'_>) -> Judg
                 ),
                 ErrorClass::Credentials | ErrorClass::Forbidden => {
                     let delay = input.policy.slow.max(retry_after.unwrap_or_default());
+                    let mut retry = retry_status(attempts, now, delay, generation);
+                    retry.credentials_version = input.credentials_version.clone();
                     (
-                        Some(retry_status(attempts, now, delay, generation)),
+                        Some(retry),
                         Requeue::After(delay),
                         format!(
                             "next attempt in {}s or when the credentials Secret changes",
@@ -391,6 +443,7 @@ fn retry_status(
         attempts,
         next_retry_time: rfc3339(at),
         generation,
+        credentials_version: None,
     }
 }
 

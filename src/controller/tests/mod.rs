@@ -11,6 +11,7 @@
 //!   scripted ones.
 
 mod conditions;
+mod conflict;
 mod credentials;
 mod first_apply;
 mod kube_errors;
@@ -18,6 +19,7 @@ mod no_op_changes;
 mod outcomes;
 mod paused;
 mod scheduling;
+mod secret_change;
 mod secrets_never_leak;
 mod spec_change;
 
@@ -632,6 +634,7 @@ impl Harness {
             recorder,
             field_manager: FIELD_MANAGER.into(),
             api_timeout,
+            caches: Default::default(),
         });
         Self {
             ctx,

@@ -67,6 +67,7 @@ async fn a_retry_scheduled_in_the_future_waits_without_any_request() {
         attempts: 3,
         next_retry_time: crate::status::rfc3339(at),
         generation: Some(2),
+        credentials_version: None,
     });
     let waiting = with_status(&v2, status);
     let h = Harness::builder().secret(user_secret()).build();
@@ -121,6 +122,7 @@ async fn a_retry_scheduled_for_an_older_generation_does_not_delay_a_new_spec() {
         attempts: 5,
         next_retry_time: crate::status::rfc3339(Utc::now() + chrono::Duration::seconds(600)),
         generation: Some(1),
+        credentials_version: None,
     });
     let h = Harness::builder()
         .secret(user_secret())

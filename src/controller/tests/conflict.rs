@@ -1,0 +1,86 @@
+//! Two ChatGroups naming the same group: the newer one gets Conflict and makes no call; the
+//! older keeps working.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector;
+use kube::runtime::watcher;
+
+use super::*;
+
+fn created_at(obj: ChatGroup, name: &str, second: i64) -> ChatGroup {
+    let mut obj = obj;
+    obj.metadata.name = Some(name.into());
+    obj.metadata.creation_timestamp = Some(Time(
+        Timestamp::from_second(1_790_000_000 + second).unwrap(),
+    ));
+    obj
+}
+
+fn fill_cache(h: &Harness, objects: &[ChatGroup]) {
+    let (reader, mut writer) = reflector::store::<ChatGroup>();
+    for obj in objects {
+        writer.apply_watcher_event(&watcher::Event::Apply(obj.clone()));
+    }
+    let (secrets, _writer) = reflector::store();
+    h.ctx.caches.add(reader, secrets);
+}
+
+#[tokio::test]
+async fn the_newer_of_two_chatgroups_for_one_group_gets_conflict_and_no_call() {
+    let older = created_at(ChatGroupBuilder::new().build(), "older", 0);
+    let newer = created_at(
+        ChatGroupBuilder::new().namespace("team-b").build(),
+        "newer",
+        10,
+    );
+
+    let h = Harness::builder().secret(user_secret()).build();
+    fill_cache(&h, &[older.clone(), newer.clone()]);
+    let action = h.reconcile(&newer).await;
+    assert!(h.cams_calls().is_empty(), "the newer ChatGroup called CAMS");
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    let status = h.api.written_status();
+    assert_eq!(cond(&status, "Ready"), ("False".into(), "Conflict".into()));
+    assert_eq!(cond(&status, "Synced"), ("False".into(), "Conflict".into()));
+    assert_eq!(cond(&status, "Stalled"), ("True".into(), "Conflict".into()));
+    assert!(condition(&status, "Synced")
+        .message
+        .contains("team-a/older"));
+    assert_eq!(status.observed_generation, Some(1));
+    let (kind, reason, _) = h.api.single_event();
+    assert_eq!((kind.as_str(), reason.as_str()), ("Warning", "Conflict"));
+
+    // Reconciling the conflicting object again changes nothing and publishes nothing.
+    let h2 = Harness::builder().build();
+    fill_cache(&h2, &[older.clone(), newer.clone()]);
+    h2.reconcile(&with_status(&newer, status)).await;
+    assert!(h2.api.calls().is_empty(), "{:?}", h2.api.routes());
+
+    // The older one keeps working.
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Ok(alibaba_example_response())])
+        .build();
+    fill_cache(&h, &[older.clone(), newer]);
+    h.reconcile(&older).await;
+    assert_eq!(h.cams_calls().len(), 1);
+    assert_eq!(cond(&h.api.written_status(), "Ready").0, "True");
+}
+
+#[tokio::test]
+async fn different_groups_do_not_conflict() {
+    let a = created_at(ChatGroupBuilder::new().build(), "a", 0);
+    let mut b = created_at(ChatGroupBuilder::new().build(), "b", 10);
+    b.spec.group_id = "EA303OTHER".into();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Ok(alibaba_example_response())])
+        .build();
+    fill_cache(&h, &[a, b.clone()]);
+    h.reconcile(&b).await;
+    assert_eq!(h.cams_calls().len(), 1);
+}

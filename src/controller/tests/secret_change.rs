@@ -1,0 +1,70 @@
+//! A credentials error waits for its slow retry — unless the referenced Secret changed since
+//! the error was recorded, which retries at once.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::PartialObjectMeta;
+use kube::runtime::reflector;
+use kube::runtime::watcher;
+
+use super::*;
+
+/// An object whose last attempt failed with SignatureDoesNotMatch while the Secret was at
+/// resourceVersion 7; the next retry is five minutes away.
+async fn rejected() -> ChatGroup {
+    let obj = ChatGroupBuilder::new().build();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Err(api_error(
+            400,
+            "SignatureDoesNotMatch",
+            "bad signature",
+            None,
+        ))])
+        .build();
+    h.reconcile(&obj).await;
+    let status = h.api.written_status();
+    assert_eq!(
+        status
+            .retry
+            .as_ref()
+            .and_then(|r| r.credentials_version.as_deref()),
+        Some("7")
+    );
+    with_status(&obj, status)
+}
+
+fn secret_cache(h: &Harness, resource_version: &str) {
+    let (reader, mut writer) = reflector::store::<PartialObjectMeta<Secret>>();
+    let mut meta: PartialObjectMeta<Secret> = Default::default();
+    meta.metadata.name = Some(SECRET.into());
+    meta.metadata.namespace = Some(NS.into());
+    meta.metadata.resource_version = Some(resource_version.into());
+    writer.apply_watcher_event(&watcher::Event::Apply(meta));
+    let (chatgroups, _writer) = reflector::store();
+    h.ctx.caches.add(chatgroups, reader);
+}
+
+#[tokio::test]
+async fn an_unchanged_secret_waits_for_the_slow_retry() {
+    let obj = rejected().await;
+    let h = Harness::builder().secret(user_secret()).build();
+    secret_cache(&h, "7");
+    h.reconcile(&obj).await;
+    assert!(h.cams_calls().is_empty());
+    assert!(h.api.calls().is_empty(), "{:?}", h.api.routes());
+}
+
+#[tokio::test]
+async fn a_changed_secret_retries_at_once_and_recovers() {
+    let obj = rejected().await;
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Ok(alibaba_example_response())])
+        .build();
+    secret_cache(&h, "8");
+    h.reconcile(&obj).await;
+    assert_eq!(h.cams_calls().len(), 1);
+    let status = h.api.written_status();
+    assert_eq!(cond(&status, "Ready"), ("True".into(), "Available".into()));
+    assert!(status.retry.is_none());
+}
