@@ -5,4 +5,5 @@ mod harness;
 
 mod apply_and_edit;
 mod credentials;
+mod production;
 mod validation;

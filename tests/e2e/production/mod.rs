@@ -1,0 +1,3 @@
+//! Production behaviour under faults, proven against the real API server and the simulator.
+//! Tests whose name starts with `disruptive_` restart shared processes (the API server) and
+//! run alone, after the others (see hack/e2e.sh).
