@@ -2,6 +2,7 @@
 //! for namespaces the operator lends them to.
 
 pub mod operator;
+pub mod rrsa;
 pub mod secret;
 
 pub use operator::{OperatorCredentials, OperatorCredentialsError};

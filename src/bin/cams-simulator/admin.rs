@@ -16,7 +16,8 @@ use cams_operator::cams::encode::percent_decode;
 
 use crate::faults::FaultConfig;
 use crate::server::{json_response, App};
-use crate::state::{AccessKeySpec, GroupSeed, State};
+use crate::state::{AccessKeySpec, GroupSeed, State, StsConfig};
+use crate::sts;
 use crate::util::decode_form;
 
 /// Default and largest number of call-log entries one `GET /admin/calls` returns.
@@ -35,6 +36,9 @@ pub struct Seed {
     /// The default fault knobs.
     #[serde(default)]
     pub faults: Option<FaultConfig>,
+    /// The STS settings (`AssumeRoleWithOIDC`).
+    #[serde(default)]
+    pub sts: Option<StsConfig>,
 }
 
 /// What a seed added.
@@ -60,6 +64,9 @@ pub fn apply_seed(state: &mut State, seed: Seed) -> Result<Seeded, String> {
     if let Some(faults) = &seed.faults {
         faults.validate().map_err(|e| format!("faults: {e}"))?;
     }
+    if let Some(sts) = &seed.sts {
+        sts.validate().map_err(|e| format!("sts: {e}"))?;
+    }
     let mut out = Seeded::default();
     for key in seed.access_keys {
         let id = key.access_key_id.clone().unwrap_or_default();
@@ -73,6 +80,9 @@ pub fn apply_seed(state: &mut State, seed: Seed) -> Result<Seeded, String> {
     if let Some(faults) = seed.faults {
         state.default_faults = faults;
         state.buckets.clear();
+    }
+    if let Some(sts) = seed.sts {
+        state.sts = sts;
     }
     Ok(out)
 }
@@ -273,6 +283,26 @@ fn dispatch(
             Ok((200, json!({ "reset": true })))
         }
 
+        ("GET", ["sts"]) => Ok((200, sts::admin_view(&app.lock(), Utc::now()))),
+        ("PUT", ["sts"]) => {
+            let config: StsConfig = parse(body)?;
+            config.validate().map_err(bad)?;
+            let mut state = app.lock();
+            tracing::info!(
+                any_token = config.accepted_tokens.is_none(),
+                duration_secs = config.duration_secs,
+                error_code = config.error_code.as_deref().unwrap_or(""),
+                "STS settings changed"
+            );
+            state.sts = config;
+            Ok((200, sts::admin_view(&state, Utc::now())))
+        }
+        ("POST", ["sts", "expire"]) => {
+            let expired = sts::expire_all(&mut app.lock(), Utc::now());
+            tracing::info!(expired, "expired every issued STS credential");
+            Ok((200, json!({ "expired": expired })))
+        }
+
         ("GET", ["calls"]) => list_calls(app, query),
         ("DELETE", ["calls"]) => {
             let mut state = app.lock();
@@ -283,9 +313,12 @@ fn dispatch(
             ))
         }
 
-        (_, ["healthz" | "seed" | "access-keys" | "groups" | "faults" | "calls", ..]) => Err(
-            AdminError(405, format!("{m} is not supported on this admin path")),
-        ),
+        (_, ["healthz" | "seed" | "access-keys" | "groups" | "faults" | "sts" | "calls", ..]) => {
+            Err(AdminError(
+                405,
+                format!("{m} is not supported on this admin path"),
+            ))
+        }
         _ => Err(AdminError(
             404,
             "no such admin path; see the simulator's README".into(),
@@ -327,16 +360,22 @@ fn put_key(app: &App, id: String, spec: AccessKeySpec) -> AdminResult {
 
 fn list_keys(app: &App) -> (u16, Value) {
     let state = app.lock();
+    let now = Utc::now();
     let mut keys: Vec<Value> = state
         .keys
         .iter()
         .map(|(id, k)| {
-            json!({
+            let mut v = json!({
                 "accessKeyId": id,
                 "securityTokens": k.tokens.len(),
-                "expiredSecurityTokens": k.tokens.iter().filter(|t| t.expired).count(),
+                "expiredSecurityTokens": k.tokens.iter().filter(|t| t.is_expired(now)).count(),
                 "inactive": k.inactive,
-            })
+                "stsIssued": k.sts_issued,
+            });
+            if let Some(at) = k.tokens.iter().filter_map(|t| t.expires_at).max() {
+                v["expiresAt"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            }
+            v
         })
         .collect();
     keys.sort_by(|a, b| a["accessKeyId"].as_str().cmp(&b["accessKeyId"].as_str()));
@@ -381,11 +420,20 @@ fn list_calls(app: &App, query: &BTreeMap<String, String>) -> AdminResult {
     let tenant = query.get("custSpaceId");
     let action = query.get("action");
     let code = query.get("code");
+    let access_key_id = query.get("accessKeyId");
+    let sts_issued = match query.get("stsIssued").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(bad("stsIssued must be true or false")),
+    };
     let state = app.lock();
     let calls = state.calls.since(since, limit, |e| {
         tenant.is_none_or(|t| e.cust_space_id.as_ref() == Some(t))
             && action.is_none_or(|a| e.action.as_ref() == Some(a))
             && code.is_none_or(|c| e.code == *c)
+            && access_key_id.is_none_or(|k| e.access_key_id.as_ref() == Some(k))
+            && sts_issued.is_none_or(|s| e.sts_issued == s)
     });
     Ok((
         200,

@@ -285,8 +285,14 @@ fn read_rpc(req: &Incoming<'_>) -> Result<Claim, ApiError> {
     })
 }
 
-/// Checks the key's state and the STS token; returns the secret to verify with.
-pub fn check_key<'k>(claim: &Claim, key: Option<&'k AccessKey>) -> Result<&'k str, ApiError> {
+/// Checks the key's state and the STS token at the simulator's clock `now` (a token is
+/// expired when flagged so or when `now` has reached its expiry); returns the secret to
+/// verify with.
+pub fn check_key<'k>(
+    claim: &Claim,
+    key: Option<&'k AccessKey>,
+    now: DateTime<Utc>,
+) -> Result<&'k str, ApiError> {
     let Some(key) = key else {
         return Err(ApiError::new(
             "InvalidAccessKeyId.NotFound",
@@ -312,7 +318,7 @@ pub fn check_key<'k>(claim: &Claim, key: Option<&'k AccessKey>) -> Result<&'k st
             let Some(token) = key.tokens.iter().find(|t| t.token == *sent) else {
                 return Err(mismatch());
             };
-            if token.expired {
+            if token.is_expired(now) {
                 return Err(ApiError::new(
                     "InvalidSecurityToken.Expired",
                     "Specified SecurityToken is expired.",
@@ -483,15 +489,17 @@ pub(crate) mod tests {
                 .map(|(t, expired)| SecurityToken {
                     token: t.to_string(),
                     expired: *expired,
+                    expires_at: None,
                 })
                 .collect(),
             inactive: false,
+            sts_issued: false,
         }
     }
 
     fn verify(req: &Owned, key: Option<&AccessKey>) -> Result<Claim, ApiError> {
         let claim = read_claim(&req.incoming())?;
-        let secret = check_key(&claim, key)?;
+        let secret = check_key(&claim, key, Utc::now())?;
         check_signature(&claim, secret)?;
         Ok(claim)
     }
@@ -688,6 +696,33 @@ pub(crate) mod tests {
                 code(&with("t1"), Some(&key("s", &[]))),
                 "InvalidSecurityToken.MismatchWithAccessKey"
             );
+        }
+    }
+
+    #[test]
+    fn tokens_with_an_expiry_time_expire_by_the_clock() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+        let mut k = key("s", &[]);
+        k.tokens.push(SecurityToken {
+            token: "timed-token".into(),
+            expired: false,
+            expires_at: Some(at),
+        });
+        for scheme in SCHEMES {
+            let req = signed(
+                scheme,
+                &Credentials::new("ak1", "s").with_security_token("timed-token"),
+                &params(),
+                &Freshness::now(),
+            );
+            let claim = read_claim(&req.incoming()).unwrap();
+            assert!(check_key(&claim, Some(&k), at - Duration::seconds(1)).is_ok());
+            for now in [at, at + Duration::seconds(1)] {
+                assert_eq!(
+                    check_key(&claim, Some(&k), now).unwrap_err().code,
+                    "InvalidSecurityToken.Expired"
+                );
+            }
         }
     }
 

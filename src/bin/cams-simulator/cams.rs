@@ -17,6 +17,7 @@ use crate::auth::{self, Incoming, Scheme};
 use crate::envelope::{error_body, success_body, ApiError};
 use crate::server::{json_response, App, Reply};
 use crate::state::CallEntry;
+use crate::sts;
 use crate::util::{decode_form, request_id, rfc3339_millis};
 
 /// What the pipeline learnt about a call, for the log.
@@ -24,6 +25,7 @@ struct Seen {
     access_key_id: Option<String>,
     scheme: Option<Scheme>,
     security_token: bool,
+    sts_issued: bool,
     fault: Option<&'static str>,
 }
 
@@ -76,6 +78,12 @@ pub async fn handle(app: &App, remote: SocketAddr, parts: &Parts, body: &Bytes) 
             .map(str::to_string)
             .or_else(|| incoming.header("x-acs-action")),
     };
+    if action.as_deref() == Some(sts::ACTION) {
+        // STS shares the listener; it is unsigned and has no tenant, so none of the CAMS
+        // gateway's checks or faults apply.
+        let all: Vec<(String, String)> = query.iter().chain(form.iter()).cloned().collect();
+        return sts::handle(app, remote, user_agent, &host, &all, arrived, arrived_at);
+    }
     let tenant = incoming
         .param("CustSpaceId")
         .unwrap_or_default()
@@ -130,6 +138,7 @@ pub async fn handle(app: &App, remote: SocketAddr, parts: &Parts, body: &Bytes) 
         access_key_id: entry.access_key_id.clone(),
         scheme,
         security_token: false,
+        sts_issued: false,
         fault: hang_fault,
     };
     let all: Vec<(String, String)> = query.iter().chain(form.iter()).cloned().collect();
@@ -146,11 +155,13 @@ pub async fn handle(app: &App, remote: SocketAddr, parts: &Parts, body: &Bytes) 
     entry.access_key_id = seen.access_key_id;
     entry.signature_scheme = seen.scheme.map(Scheme::label);
     entry.security_token = seen.security_token;
+    entry.sts_issued = seen.sts_issued;
     entry.fault = seen.fault;
     finish(app, entry, arrived, clock, &host, outcome, action)
 }
 
-fn new_entry(
+/// A call-log entry for a call that arrived at `at`.
+pub(crate) fn new_entry(
     at: DateTime<Utc>,
     remote: SocketAddr,
     user_agent: Option<String>,
@@ -164,6 +175,7 @@ fn new_entry(
         access_key_id: None,
         signature_scheme: None,
         security_token: false,
+        sts_issued: false,
         remote_addr: remote.to_string(),
         user_agent,
         cust_space_id: None,
@@ -176,7 +188,8 @@ fn new_entry(
     }
 }
 
-fn elapsed_ms(since: Instant) -> u64 {
+/// Milliseconds since `since`.
+pub(crate) fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -210,7 +223,8 @@ fn process(
     seen.scheme = Some(claim.scheme);
     seen.security_token = claim.security_token.is_some();
     let key = app.lock().keys.get(&claim.access_key_id).cloned();
-    let secret = auth::check_key(&claim, key.as_ref())?;
+    seen.sts_issued = key.as_ref().is_some_and(|k| k.sts_issued);
+    let secret = auth::check_key(&claim, key.as_ref(), clock)?;
     auth::check_signature(&claim, secret)?;
     auth::check_timestamp(&claim, clock)?;
     if !app

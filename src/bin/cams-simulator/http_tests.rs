@@ -809,6 +809,375 @@ async fn admin_api_shapes() {
     assert_eq!(s, 400);
 }
 
+const RRSA_ROLE: &str = "acs:ram::1234567890:role/cams-operator";
+const RRSA_PROVIDER: &str = "acs:ram::1234567890:oidc-provider/ack-rrsa-c1";
+const OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJl-oidc";
+
+/// An RRSA provider pointed at the simulator, reading its token from `token_file`.
+fn rrsa(sim: &Sim, token_file: &std::path::Path) -> cams_operator::credentials::rrsa::RrsaProvider {
+    use cams_operator::credentials::rrsa::{
+        RrsaProvider, ENV_OIDC_PROVIDER_ARN, ENV_OIDC_TOKEN_FILE, ENV_ROLE_ARN,
+    };
+    let file = token_file.display().to_string();
+    let env = move |k: &str| match k {
+        ENV_ROLE_ARN => Some(RRSA_ROLE.to_string()),
+        ENV_OIDC_PROVIDER_ARN => Some(RRSA_PROVIDER.to_string()),
+        ENV_OIDC_TOKEN_FILE => Some(file.clone()),
+        _ => None,
+    };
+    RrsaProvider::from_env(env, Some(&sim.base))
+        .unwrap()
+        .unwrap()
+}
+
+fn token_file(dir: &tempfile::TempDir, token: &str) -> std::path::PathBuf {
+    let path = dir.path().join("token");
+    std::fs::write(&path, token).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn rrsa_provider_gets_sts_credentials_that_cams_accepts() {
+    use cams_operator::cams::ChatGroupApi;
+    let sim = Sim::start().await;
+    let tenant = "t-rrsa";
+    sim.setup(tenant).await;
+    let (s, v) = sim
+        .admin("PUT", "sts", json!({"acceptedTokens": [OIDC_TOKEN]}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["acceptedTokens"], 1);
+    let dir = tempfile::tempdir().unwrap();
+    let provider = rrsa(&sim, &token_file(&dir, OIDC_TOKEN));
+
+    let creds = provider.credentials().await.unwrap();
+    assert!(creds.access_key_id.starts_with("STS."), "{creds:?}");
+    let secret = creds.access_key_secret.expose().to_string();
+    let sts_token = creds.security_token.as_ref().unwrap().expose().to_string();
+    for scheme in SCHEMES {
+        sim.client(scheme)
+            .update_chat_group(None, &creds, &update(tenant, "Via RRSA"))
+            .await
+            .unwrap();
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            provider.credentials().await.unwrap().access_key_id,
+            creds.access_key_id
+        );
+    }
+    assert_eq!(sim.group(tenant).await["subject"], "Via RRSA");
+
+    // One STS call, logged with the token redacted and the issued key.
+    let (_, v) = sim
+        .admin("GET", "calls?action=AssumeRoleWithOIDC", Value::Null)
+        .await;
+    assert_eq!(v["count"], 1, "{v}");
+    let c = &v["calls"][0];
+    assert_eq!(c["code"], "OK");
+    assert_eq!(c["status"], 200);
+    assert_eq!(c["params"]["OIDCToken"], "***");
+    assert_eq!(c["params"]["RoleArn"], RRSA_ROLE);
+    assert_eq!(c["params"]["RoleSessionName"], "cams-operator");
+    assert_eq!(c["accessKeyId"], creds.access_key_id.as_str());
+    assert_eq!(c["stsIssued"], false);
+    assert!(c["signatureScheme"].is_null());
+    // The CAMS calls are told apart as signed with issued credentials.
+    let calls = sim.calls(tenant).await;
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert_eq!(c["accessKeyId"], creds.access_key_id.as_str());
+        assert_eq!(
+            (c["securityToken"].as_bool(), c["stsIssued"].as_bool()),
+            (Some(true), Some(true))
+        );
+    }
+    let (_, v) = sim.admin("GET", "calls?stsIssued=true", Value::Null).await;
+    assert_eq!(v["count"], 2);
+    let (_, v) = sim
+        .admin(
+            "GET",
+            &format!("calls?accessKeyId={}", creds.access_key_id),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(v["count"], 3);
+    // Neither the OIDC token nor the issued secret anywhere in the admin API; the security
+    // token only where an RPC call sent it as a parameter (the call log shows what was sent).
+    for path in ["calls", "access-keys", "sts"] {
+        let (_, v) = sim.admin("GET", path, Value::Null).await;
+        let text = v.to_string();
+        for secret in [OIDC_TOKEN, &secret] {
+            assert!(!text.contains(secret), "{path}: {text}");
+        }
+        if path != "calls" {
+            assert!(!text.contains(&sts_token), "{path}: {text}");
+        }
+    }
+    let (_, v) = sim.admin("GET", "access-keys", Value::Null).await;
+    let key = v["accessKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["accessKeyId"] == creds.access_key_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(key["stsIssued"], true);
+    assert_eq!(
+        key["expiresAt"].as_str().map(str::to_string),
+        provider
+            .expiration()
+            .map(|e| e.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    );
+
+    // Expiring every issued credential: CAMS refuses them as a credentials problem.
+    let (_, v) = sim.admin("POST", "sts/expire", Value::Null).await;
+    assert_eq!(v["expired"], 1);
+    let err = sim
+        .client(SignatureVersion::V3)
+        .update_chat_group(None, &creds, &update(tenant, "Late"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CamsError::Api { code, .. } if code == "InvalidSecurityToken.Expired"),
+        "{err}"
+    );
+    assert_eq!(err.class(), ErrorClass::Credentials);
+    let (_, v) = sim.admin("GET", "sts", Value::Null).await;
+    assert_eq!(
+        (v["issued"].as_u64(), v["active"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn sts_credentials_expire_by_time_and_the_provider_refreshes() {
+    use cams_operator::cams::ChatGroupApi;
+    let sim = Sim::start().await;
+    let tenant = "t-rrsa-expiry";
+    sim.setup(tenant).await;
+    let (s, _) = sim.admin("PUT", "sts", json!({"durationSecs": 2})).await;
+    assert_eq!(s, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let file = token_file(&dir, OIDC_TOKEN);
+    let provider = rrsa(&sim, &file);
+    let client = sim.client(SignatureVersion::V3);
+
+    let first = provider.credentials().await.unwrap();
+    client
+        .update_chat_group(None, &first, &update(tenant, "One"))
+        .await
+        .unwrap();
+    let expiration = provider.expiration().unwrap();
+    assert!(expiration <= Utc::now() + chrono::Duration::seconds(2));
+    let wait = (expiration - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(200)).await;
+
+    let err = client
+        .update_chat_group(None, &first, &update(tenant, "Two"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CamsError::Api { code, .. } if code == "InvalidSecurityToken.Expired"),
+        "{err}"
+    );
+    // The provider notices on its own and fetches new credentials, re-reading the file.
+    std::fs::write(&file, format!("{OIDC_TOKEN}-rotated")).unwrap();
+    let second = provider.credentials().await.unwrap();
+    assert_ne!(second.access_key_id, first.access_key_id);
+    client
+        .update_chat_group(None, &second, &update(tenant, "Two"))
+        .await
+        .unwrap();
+    let (_, v) = sim
+        .admin("GET", "calls?action=AssumeRoleWithOIDC", Value::Null)
+        .await;
+    assert_eq!(v["count"], 2);
+    let codes: Vec<String> = sim
+        .calls(tenant)
+        .await
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes, ["OK", "InvalidSecurityToken.Expired", "OK"]);
+}
+
+#[tokio::test]
+async fn sts_validation_errors_and_admin_settings_over_http() {
+    use cams_operator::credentials::rrsa::RrsaError;
+    let sim = Sim::start().await;
+    let base_params = [
+        ("Action", "AssumeRoleWithOIDC"),
+        ("Format", "JSON"),
+        ("Version", "2015-04-01"),
+        ("RoleArn", RRSA_ROLE),
+        ("OIDCProviderArn", RRSA_PROVIDER),
+        ("OIDCToken", OIDC_TOKEN),
+        ("RoleSessionName", "test-session"),
+        ("DurationSeconds", "900"),
+        ("Timestamp", "2026-11-26T12:00:00Z"),
+    ];
+    let params =
+        |drop: &str, set: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+            base_params
+                .iter()
+                .filter(|(k, _)| *k != drop)
+                .map(|(k, v)| (*k, set.iter().find(|(s, _)| s == k).map_or(*v, |(_, v)| *v)))
+                .collect()
+        };
+    let get = |query: Vec<(&'static str, &'static str)>| {
+        let req = sim.http.get(format!("{}/", sim.base)).query(&query);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+
+    // GET, unsigned: credentials.
+    let (status, body) = get(params("", &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["Credentials"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .starts_with("STS."));
+    assert_eq!(body["RequestId"].as_str().map(str::len), Some(36));
+    assert!(
+        body.get("Code").is_none(),
+        "STS success has no Code: {body}"
+    );
+    assert_eq!(
+        body["AssumedRoleUser"]["Arn"],
+        format!("{RRSA_ROLE}/test-session")
+    );
+    // POST with a form body works too.
+    let resp = sim
+        .http
+        .post(format!("{}/", sim.base))
+        .form(&params("", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    for (drop, set, status, code) in [
+        ("RoleArn", &[][..], 400, "MissingParameter"),
+        ("OIDCToken", &[][..], 400, "MissingParameter"),
+        ("Version", &[][..], 400, "MissingParameter"),
+        ("", &[("Version", "2020-06-06")][..], 400, "InvalidVersion"),
+        (
+            "",
+            &[("RoleArn", "role/x")][..],
+            400,
+            "InvalidParameter.RoleArn",
+        ),
+        (
+            "",
+            &[("DurationSeconds", "60")][..],
+            400,
+            "InvalidParameter.DurationSeconds",
+        ),
+        (
+            "",
+            &[("RoleSessionName", "a b")][..],
+            400,
+            "InvalidParameter.RoleSessionName",
+        ),
+    ] {
+        let (s, body) = get(params(drop, set)).await;
+        assert_eq!(
+            (s, body["Code"].as_str()),
+            (status, Some(code)),
+            "{drop} {set:?}: {body}"
+        );
+        assert!(body["Message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(body["HostId"].as_str().is_some());
+        assert!(body["Recommend"].as_str().unwrap().contains("product=Sts"));
+    }
+
+    // Only configured tokens.
+    let (s, v) = sim
+        .admin(
+            "PUT",
+            "sts",
+            json!({"acceptedTokens": ["another-token"], "durationSecs": 60}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v,
+        json!({"acceptedTokens": 1, "durationSecs": 60, "errorCode": null, "issued": 2, "active": 2})
+    );
+    let (s, body) = get(params("", &[])).await;
+    assert_eq!(
+        (s, body["Code"].as_str()),
+        (401, Some("AuthenticationFail.OIDCToken.Invalid"))
+    );
+    let (s, body) = get(params("", &[("OIDCToken", "another-token")])).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        body["Credentials"]["Expiration"].as_str().map(str::len),
+        Some(20)
+    );
+
+    // An injected error reaches the provider as an STS error.
+    let (s, _) = sim
+        .admin("PUT", "sts", json!({"errorCode": "ServiceUnavailable"}))
+        .await;
+    assert_eq!(s, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let provider = rrsa(&sim, &token_file(&dir, OIDC_TOKEN));
+    let err = provider.credentials().await.unwrap_err();
+    assert!(
+        matches!(&err, RrsaError::Sts { status: 503, code, .. } if code == "ServiceUnavailable"),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert!(!err.to_string().contains(OIDC_TOKEN));
+    let (_, v) = sim
+        .admin(
+            "GET",
+            "calls?action=AssumeRoleWithOIDC&code=ServiceUnavailable",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(v["count"], 1);
+    assert_eq!(v["calls"][0]["fault"], "error");
+    assert_eq!(v["calls"][0]["status"], 503);
+
+    // Invalid settings are refused; the seed takes them too.
+    for bad in [
+        json!({"durationSecs": 0}),
+        json!({"acceptedTokens": [""]}),
+        json!({"bogus": 1}),
+    ] {
+        let (s, _) = sim.admin("PUT", "sts", bad).await;
+        assert_eq!(s, 400);
+    }
+    let (s, _) = sim
+        .admin(
+            "POST",
+            "seed",
+            json!({"sts": {"acceptedTokens": null, "durationSecs": 900}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = sim.admin("GET", "sts", Value::Null).await;
+    assert_eq!(
+        (
+            v["acceptedTokens"].is_null(),
+            v["durationSecs"].as_u64(),
+            v["errorCode"].is_null()
+        ),
+        (true, Some(900), true)
+    );
+    provider.credentials().await.unwrap();
+    let (s, _) = sim.admin("DELETE", "sts", Value::Null).await;
+    assert_eq!(s, 405);
+    let (s, _) = sim.admin("GET", "calls?stsIssued=maybe", Value::Null).await;
+    assert_eq!(s, 400);
+}
+
 /// A rough throughput check: `cargo test --release --bin cams-simulator -- --ignored throughput --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load test; run by hand"]

@@ -1,6 +1,7 @@
 //! `cams-simulator`: a local fake of Alibaba Cloud CAMS's group API (version 2020-06-06) over
 //! HTTP on loopback, with both signature schemes verified, in-memory groups per tenant, fault
-//! injection and an admin API. See README.md beside this file.
+//! injection and an admin API; also STS `AssumeRoleWithOIDC` for RRSA. See README.md beside
+//! this file.
 
 mod actions;
 mod admin;
@@ -10,6 +11,7 @@ mod envelope;
 mod faults;
 mod server;
 mod state;
+mod sts;
 mod util;
 
 #[cfg(test)]
@@ -41,7 +43,8 @@ struct Cli {
     listen: String,
 
     /// JSON seed file: {"accessKeys":[{"accessKeyId","accessKeySecret","securityTokens"}],
-    /// "groups":[{"custSpaceId","businessNumber","groupId","subject",...}], "faults":{...}}.
+    /// "groups":[{"custSpaceId","businessNumber","groupId","subject",...}], "faults":{...},
+    /// "sts":{"acceptedTokens","durationSecs","errorCode"}}.
     #[arg(long, env = "CAMS_SIMULATOR_SEED", value_name = "FILE")]
     seed: Option<PathBuf>,
 

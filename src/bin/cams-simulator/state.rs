@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{FaultConfig, TokenBucket};
@@ -21,6 +22,26 @@ pub struct SecurityToken {
     /// An expired token is refused with `InvalidSecurityToken.Expired`.
     #[serde(default)]
     pub expired: bool,
+    /// From this time on (by the simulator's clock) the token is expired too. Set for the
+    /// credentials `AssumeRoleWithOIDC` issues; optional in seeds (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl SecurityToken {
+    /// A token without expiry.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            expired: false,
+            expires_at: None,
+        }
+    }
+
+    /// Whether the token is expired at `now`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expired || self.expires_at.is_some_and(|at| now >= at)
+    }
 }
 
 /// A token in JSON: a plain string, or `{"token": "...", "expired": true}`.
@@ -36,10 +57,7 @@ pub enum TokenSpec {
 impl From<TokenSpec> for SecurityToken {
     fn from(spec: TokenSpec) -> Self {
         match spec {
-            TokenSpec::Plain(token) => SecurityToken {
-                token,
-                expired: false,
-            },
+            TokenSpec::Plain(token) => SecurityToken::new(token),
             TokenSpec::Full(t) => t,
         }
     }
@@ -71,6 +89,61 @@ pub struct AccessKey {
     pub tokens: Vec<SecurityToken>,
     /// Refused with `InvalidAccessKeyId.Inactive`.
     pub inactive: bool,
+    /// Issued by the simulator's `AssumeRoleWithOIDC` (see `sts.rs`).
+    pub sts_issued: bool,
+}
+
+/// The STS side (`AssumeRoleWithOIDC`), set with `PUT /admin/sts` or the seed's `sts`.
+/// A PUT replaces the whole setting; fields left out take their defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StsConfig {
+    /// The OIDC tokens accepted; `None` accepts any non-empty token.
+    #[serde(default)]
+    pub accepted_tokens: Option<Vec<String>>,
+    /// The longest lifetime of issued credentials in seconds: `Expiration` is now plus the
+    /// smaller of this and `DurationSeconds`.
+    #[serde(default = "default_sts_duration_secs")]
+    pub duration_secs: u64,
+    /// When set, every valid `AssumeRoleWithOIDC` call answers this error code.
+    #[serde(default)]
+    pub error_code: Option<String>,
+}
+
+fn default_sts_duration_secs() -> u64 {
+    3600
+}
+
+impl Default for StsConfig {
+    fn default() -> Self {
+        Self {
+            accepted_tokens: None,
+            duration_secs: default_sts_duration_secs(),
+            error_code: None,
+        }
+    }
+}
+
+impl StsConfig {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.duration_secs == 0 {
+            return Err("durationSecs must be at least 1".into());
+        }
+        if let Some(tokens) = &self.accepted_tokens {
+            if tokens.iter().any(|t| t.is_empty()) {
+                return Err("acceptedTokens must not contain empty tokens".into());
+            }
+        }
+        if self
+            .error_code
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err("errorCode must not be empty (use null for none)".into());
+        }
+        Ok(())
+    }
 }
 
 /// A group as seeded through the seed file or `POST /admin/groups`.
@@ -249,6 +322,9 @@ pub struct CallEntry {
     pub signature_scheme: Option<&'static str>,
     /// Whether the call carried a security token.
     pub security_token: bool,
+    /// Whether the AccessKeyId was issued by the simulator's `AssumeRoleWithOIDC` (false for
+    /// the `AssumeRoleWithOIDC` call itself).
+    pub sts_issued: bool,
     /// The client's address.
     pub remote_addr: String,
     /// The `User-Agent`.
@@ -352,6 +428,10 @@ pub struct State {
     pub nonces: NonceCache,
     /// The call log.
     pub calls: CallLog,
+    /// The STS settings.
+    pub sts: StsConfig,
+    /// How many credentials `AssumeRoleWithOIDC` has issued.
+    pub sts_issued_total: u64,
 }
 
 impl State {
@@ -365,6 +445,8 @@ impl State {
             buckets: HashMap::new(),
             nonces: NonceCache::new(nonce_window),
             calls: CallLog::new(call_log_capacity),
+            sts: StsConfig::default(),
+            sts_issued_total: 0,
         }
     }
 
@@ -374,6 +456,7 @@ impl State {
             secret: spec.access_key_secret,
             tokens: spec.security_tokens.into_iter().map(Into::into).collect(),
             inactive: spec.inactive,
+            sts_issued: false,
         };
         self.keys.insert(id, key).is_some()
     }
@@ -442,6 +525,7 @@ mod tests {
             access_key_id: None,
             signature_scheme: None,
             security_token: false,
+            sts_issued: false,
             remote_addr: String::new(),
             user_agent: None,
             cust_space_id: Some(tenant.into()),
