@@ -61,6 +61,10 @@ pub struct CamsArgs {
     /// NO_PROXY are honoured as well).
     #[arg(long, env = "CAMS_OPERATOR_CA_BUNDLE")]
     pub ca_bundle: Option<std::path::PathBuf>,
+    /// STS endpoint for RRSA (AssumeRoleWithOIDC), `[http(s)://]host[:port]`; default:
+    /// ALIBABA_CLOUD_STS_ENDPOINT, else from ALIBABA_CLOUD_STS_REGION, else sts.aliyuncs.com.
+    #[arg(long, env = "CAMS_OPERATOR_STS_ENDPOINT")]
+    pub sts_endpoint: Option<String>,
 }
 
 /// `run` settings.

@@ -13,6 +13,7 @@ use crate::cams::{
 };
 use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
 use crate::controller::{self, Context, WatchScope};
+use crate::credentials::rrsa::RrsaProvider;
 use crate::credentials::{LendPolicy, OperatorCredentials};
 use crate::leader::{LeaderElector, LeaseConfig};
 use crate::resource::ChatGroup;
@@ -68,12 +69,18 @@ fn client_options(args: &CamsArgs) -> anyhow::Result<ClientOptions> {
     })
 }
 
-fn operator_credentials() -> anyhow::Result<OperatorCredentials> {
+/// The official chain's order: the AccessKey environment variables, then an RRSA role
+/// (all three OIDC variables set), then the credentials file.
+fn operator_credentials(args: &CamsArgs) -> anyhow::Result<OperatorCredentials> {
+    let lookup = |k: &str| std::env::var(k).ok();
+    let has_env_pair = lookup(crate::credentials::operator::ENV_ACCESS_KEY_ID).is_some();
+    if !has_env_pair {
+        if let Some(provider) = RrsaProvider::from_env(lookup, args.sts_endpoint.as_deref())? {
+            return Ok(OperatorCredentials::rrsa(provider));
+        }
+    }
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    Ok(OperatorCredentials::load(
-        |k| std::env::var(k).ok(),
-        home.as_deref(),
-    )?)
+    Ok(OperatorCredentials::load(lookup, home.as_deref())?)
 }
 
 /// Sets up logging.
@@ -109,7 +116,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = client_config(&args.cams, &replica)?;
     let endpoints = config.endpoints.clone();
     let cams = CamsClient::with_options(config, client_options(&args.cams)?)?;
-    let operator_credentials = operator_credentials()?;
+    let operator_credentials = operator_credentials(&args.cams)?;
     let lend = LendPolicy::from_list(&args.lend_credentials_to);
     tracing::info!(
         replica = %replica,
@@ -223,9 +230,9 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         client_config(&args.cams, "cli")?,
         client_options(&args.cams)?,
     )?;
-    let credentials = operator_credentials()?
-        .get()
-        .cloned()
+    let credentials = operator_credentials(&args.cams)?
+        .current()
+        .await?
         .context("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a credentials file")?;
     let region = Some(args.cams.region.as_str());
     if args.dry_run {

@@ -193,7 +193,12 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Actio
         (Decision::Apply, Ok(_)) => {
             match credentials_for(&obj, &namespace, &ctx, &mut credentials_version).await? {
                 Err(e) => Outcome::Failed {
-                    class: ErrorClass::Credentials,
+                    class: match e {
+                        CredentialsError::Rrsa {
+                            transient: true, ..
+                        } => ErrorClass::Retryable,
+                        _ => ErrorClass::Credentials,
+                    },
                     message: e.to_string(),
                     envelope: None,
                     retry_after: None,
@@ -285,11 +290,14 @@ async fn credentials_for(
                 namespace: namespace.to_string(),
             }));
         }
-        return Ok(ctx
-            .operator_credentials
-            .get()
-            .cloned()
-            .ok_or(CredentialsError::NoOperatorCredentials));
+        return Ok(match ctx.operator_credentials.current().await {
+            Ok(Some(credentials)) => Ok(credentials),
+            Ok(None) => Err(CredentialsError::NoOperatorCredentials),
+            Err(e) => Err(CredentialsError::Rrsa {
+                message: e.to_string(),
+                transient: e.is_transient(),
+            }),
+        });
     };
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let got = tokio::time::timeout(ctx.api_timeout, secrets.get_opt(&reference.name))

@@ -59,6 +59,14 @@ pub enum CredentialsError {
         /// Namespace.
         namespace: String,
     },
+    /// The operator's RRSA role could not be assumed.
+    #[error("the operator's RRSA credentials are unavailable: {message}")]
+    Rrsa {
+        /// What failed (scrubbed).
+        message: String,
+        /// Whether it may pass by itself (STS unreachable, throttled, 5xx).
+        transient: bool,
+    },
     /// No `credentialsSecretRef`, the namespace is lent them, but the operator has none.
     #[error("no spec.credentialsSecretRef, and the operator has no credentials of its own (environment or credentials file)")]
     NoOperatorCredentials,

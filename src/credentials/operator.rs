@@ -32,11 +32,13 @@ pub enum OperatorCredentialsError {
     },
 }
 
-/// The operator's own credentials, if it has any.
+/// The operator's own credentials, if it has any: a static pair, or an RRSA role whose STS
+/// credentials are fetched and refreshed on demand.
 #[derive(Clone, Debug, Default)]
 pub struct OperatorCredentials {
     credentials: Option<Credentials>,
     source: Option<String>,
+    rrsa: Option<std::sync::Arc<super::rrsa::RrsaProvider>>,
 }
 
 impl OperatorCredentials {
@@ -50,6 +52,25 @@ impl OperatorCredentials {
         Self {
             credentials: Some(credentials),
             source: Some(source.into()),
+            rrsa: None,
+        }
+    }
+
+    /// Credentials from an RRSA role.
+    pub fn rrsa(provider: super::rrsa::RrsaProvider) -> Self {
+        Self {
+            credentials: None,
+            source: Some(provider.source()),
+            rrsa: Some(std::sync::Arc::new(provider)),
+        }
+    }
+
+    /// The credentials to sign with now: the static pair, or the RRSA role's current STS
+    /// credentials (refreshed before they expire). `Ok(None)`: the operator has none.
+    pub async fn current(&self) -> Result<Option<Credentials>, super::rrsa::RrsaError> {
+        match &self.rrsa {
+            Some(provider) => provider.credentials().await.map(Some),
+            None => Ok(self.credentials.clone()),
         }
     }
 
@@ -97,7 +118,7 @@ impl OperatorCredentials {
             .map(|c| Self::fixed(c, &format!("credentials file profile {profile}")))
     }
 
-    /// The credentials, if any.
+    /// The static credentials, if any (RRSA credentials come from [`Self::current`]).
     pub fn get(&self) -> Option<&Credentials> {
         self.credentials.as_ref()
     }

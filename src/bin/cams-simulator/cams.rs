@@ -118,7 +118,15 @@ pub async fn handle(app: &App, remote: SocketAddr, parts: &Parts, body: &Bytes) 
             let _guard = app.hang_guard();
             match hang.duration_ms {
                 Some(ms) => {
+                    // A client that gives up first makes hyper drop this future: the guard
+                    // logs the call then, so the log still holds every call that arrived.
+                    let mut abandoned = AbandonedHang {
+                        app,
+                        entry: Some(entry.clone()),
+                        arrived,
+                    };
                     tokio::time::sleep(Duration::from_millis(ms)).await;
+                    abandoned.entry = None;
                     hang_fault = Some("hang");
                 }
                 None => {
@@ -158,6 +166,25 @@ pub async fn handle(app: &App, remote: SocketAddr, parts: &Parts, body: &Bytes) 
     entry.sts_issued = seen.sts_issued;
     entry.fault = seen.fault;
     finish(app, entry, arrived, clock, &host, outcome, action)
+}
+
+/// Logs a call whose client gave up during a timed hang (code `Hang`, status 0), when hyper
+/// drops the handler; disarmed by taking `entry` once the hang is over.
+struct AbandonedHang<'a> {
+    app: &'a App,
+    entry: Option<CallEntry>,
+    arrived: Instant,
+}
+
+impl Drop for AbandonedHang<'_> {
+    fn drop(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.code = "Hang".into();
+            entry.fault = Some("hang");
+            entry.duration_ms = elapsed_ms(self.arrived);
+            self.app.lock().calls.push(entry);
+        }
+    }
 }
 
 /// A call-log entry for a call that arrived at `at`.
