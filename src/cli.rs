@@ -142,6 +142,20 @@ pub struct RunArgs {
     /// Time between Lease acquire/renew attempts.
     #[arg(long, env = "CAMS_OPERATOR_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
     pub lease_retry_period: Duration,
+    /// Address serving /metrics.
+    #[arg(
+        long,
+        env = "CAMS_OPERATOR_METRICS_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Address serving /healthz and /readyz (may equal --metrics-addr).
+    #[arg(
+        long,
+        env = "CAMS_OPERATOR_HEALTH_ADDR",
+        default_value = "0.0.0.0:8081"
+    )]
+    pub health_addr: std::net::SocketAddr,
     /// On SIGTERM, how long in-flight reconciles may take before the process exits.
     #[arg(long, env = "CAMS_OPERATOR_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,

@@ -16,6 +16,7 @@ use crate::controller::{self, Context, WatchScope};
 use crate::credentials::rrsa::RrsaProvider;
 use crate::credentials::{LendPolicy, OperatorCredentials};
 use crate::leader::{LeaderElector, LeaseConfig};
+use crate::metrics::{CamsObserver, Metrics};
 use crate::resource::ChatGroup;
 use crate::status::RetryPolicy;
 use tokio_util::sync::CancellationToken;
@@ -52,7 +53,7 @@ fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig>
     })
 }
 
-fn client_options(args: &CamsArgs) -> anyhow::Result<ClientOptions> {
+fn client_options(args: &CamsArgs, metrics: Option<Arc<Metrics>>) -> anyhow::Result<ClientOptions> {
     let extra_ca_pem = match &args.ca_bundle {
         Some(path) => Some(
             std::fs::read(path)
@@ -61,6 +62,7 @@ fn client_options(args: &CamsArgs) -> anyhow::Result<ClientOptions> {
         None => None,
     };
     Ok(ClientOptions {
+        observer: metrics.map(|m| Arc::new(CamsObserver(m)) as Arc<dyn crate::cams::CallObserver>),
         rate_limit: (args.qps > 0.0).then_some(RateLimit {
             qps: args.qps,
             burst: args.burst,
@@ -115,7 +117,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| "unknown".into());
     let config = client_config(&args.cams, &replica)?;
     let endpoints = config.endpoints.clone();
-    let cams = CamsClient::with_options(config, client_options(&args.cams)?)?;
+    let metrics = Arc::new(Metrics::default());
+    let cams =
+        CamsClient::with_options(config, client_options(&args.cams, Some(metrics.clone()))?)?;
     let operator_credentials = operator_credentials(&args.cams)?;
     let lend = LendPolicy::from_list(&args.lend_credentials_to);
     tracing::info!(
@@ -149,6 +153,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         field_manager: "cams-operator".into(),
         api_timeout: args.api_timeout,
         caches: Default::default(),
+        metrics: metrics.clone(),
     });
     let scope = WatchScope {
         namespaces: args
@@ -160,8 +165,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    crate::server::serve(
+        args.metrics_addr,
+        args.health_addr,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("binding the metrics and health addresses")?;
     let concurrency = args.concurrency.max(1);
     if !args.leader_elect {
+        metrics.leader.set(1);
         controller::run(ctx, scope, concurrency, shutdown, args.shutdown_grace).await;
         tracing::info!("cams-operator stopped");
         return Ok(());
@@ -182,10 +196,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
     );
     while !shutdown.is_cancelled() {
+        // A standby replica is healthy and ready; it just does not reconcile.
+        metrics.leader.set(0);
+        metrics.set_ready(true);
         tokio::select! {
             _ = elector.acquire() => {}
             _ = shutdown.cancelled() => break,
         }
+        metrics.leader.set(1);
+        metrics.set_ready(false);
         // Leading: run until shutdown, or stop at once (dropping every in-flight reconcile)
         // when the lease is lost, then stand by again.
         tokio::select! {
@@ -228,7 +247,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
     }
     let client = CamsClient::with_options(
         client_config(&args.cams, "cli")?,
-        client_options(&args.cams)?,
+        client_options(&args.cams, None)?,
     )?;
     let credentials = operator_credentials(&args.cams)?
         .current()

@@ -80,6 +80,8 @@ pub struct Context {
     pub api_timeout: Duration,
     /// The watch caches (filled by [`run`]; empty in unit tests).
     pub caches: Caches,
+    /// Metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The controller's watch caches, read by reconciles: ChatGroups (to find two that name the
@@ -149,11 +151,61 @@ impl Caches {
 
 /// Reconciles one ChatGroup.
 pub async fn reconcile(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let span = tracing::info_span!("reconcile", object = %format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any()), generation = obj.metadata.generation);
-    reconcile_inner(obj, ctx).instrument(span).await
+    let object = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    let generation = obj.metadata.generation;
+    let span = tracing::info_span!("reconcile", object = %object, generation);
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(obj, ctx.clone()).instrument(span).await;
+    let duration = started.elapsed();
+    let duration_ms = duration.as_millis() as u64;
+    match &result {
+        Ok(done) => {
+            ctx.metrics.reconciled(done.outcome, duration);
+            // One line per reconcile that did something; no-ops only at debug level.
+            if done.called || done.wrote {
+                info!(object = %object, generation, outcome = done.outcome, action = if done.called { "UpdateChatGroup" } else { "none" },
+                    request_id = done.request_id.as_deref().unwrap_or(""), duration_ms, "reconciled");
+            } else {
+                tracing::debug!(object = %object, generation, outcome = done.outcome, duration_ms, "reconciled");
+            }
+        }
+        Err(e) => ctx.metrics.reconciled(e.metric_label(), duration),
+    }
+    result.map(|done| done.action)
 }
 
-async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+/// What one reconcile did.
+struct Done {
+    action: Action,
+    outcome: &'static str,
+    called: bool,
+    wrote: bool,
+    request_id: Option<String>,
+}
+
+impl Done {
+    fn nothing(action: Action, outcome: &'static str) -> Self {
+        Self {
+            action,
+            outcome,
+            called: false,
+            wrote: false,
+            request_id: None,
+        }
+    }
+}
+
+fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Accepted { .. } => "accepted",
+        Outcome::UpToDate => "up_to_date",
+        Outcome::Paused => "paused",
+        Outcome::Conflict { .. } => "conflict",
+        Outcome::Failed { class, .. } => class.label(),
+    }
+}
+
+async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Done, ReconcileError> {
     let namespace = obj.namespace().ok_or(ReconcileError::NoNamespace)?;
     let now = Utc::now();
     let request = update_request(&obj.spec);
@@ -184,10 +236,18 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Actio
         },
         (Decision::Paused, _) => Outcome::Paused,
         (Decision::UpToDate, _) => Outcome::UpToDate,
-        (Decision::AwaitSpecChange, _) => return Ok(Action::await_change()),
+        (Decision::AwaitSpecChange, _) => {
+            return Ok(Done::nothing(
+                Action::await_change(),
+                "awaiting_spec_change",
+            ))
+        }
         (Decision::WaitUntil(at), _) => {
             let wait = (at - now).to_std().unwrap_or_default();
-            return Ok(Action::requeue(wait + Duration::from_millis(50)));
+            return Ok(Done::nothing(
+                Action::requeue(wait + Duration::from_millis(50)),
+                "waiting",
+            ));
         }
         (Decision::Apply, Err(e)) => failed(&e, false),
         (Decision::Apply, Ok(_)) => {
@@ -213,10 +273,7 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Actio
                     let elapsed_ms = started.elapsed().as_millis() as u64;
                     match result {
                         Ok(response) => {
-                            info!(
-                                request_id = response.envelope.request_id.as_deref().unwrap_or(""),
-                                elapsed_ms, "CAMS accepted UpdateChatGroup"
-                            );
+                            tracing::debug!(elapsed_ms, "CAMS accepted UpdateChatGroup");
                             Outcome::Accepted {
                                 envelope: response.envelope,
                                 hash: desired_hash.clone(),
@@ -243,15 +300,30 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Actio
             credentials_version,
         },
     );
-    if obj.status.as_ref() != Some(&judgement.status) {
+    let wrote = obj.status.as_ref() != Some(&judgement.status);
+    if wrote {
         write_status(&obj, &namespace, &judgement.status, &ctx).await?;
     }
     if let Some(event) = &judgement.event {
         publish(&obj, event, &ctx).await;
     }
-    Ok(match judgement.requeue {
-        Requeue::OnChange => Action::await_change(),
-        Requeue::After(d) => Action::requeue(d),
+    let called = matches!(
+        outcome,
+        Outcome::Accepted { .. } | Outcome::Failed { called: true, .. }
+    );
+    Ok(Done {
+        action: match judgement.requeue {
+            Requeue::OnChange => Action::await_change(),
+            Requeue::After(d) => Action::requeue(d),
+        },
+        outcome: outcome_label(&outcome),
+        called,
+        wrote,
+        request_id: if called {
+            judgement.status.request_id.clone()
+        } else {
+            None
+        },
     })
 }
 
@@ -333,16 +405,25 @@ async fn write_status(
         "status": status,
     });
     let params = PatchParams::apply(&ctx.field_manager).force();
-    tokio::time::timeout(
+    let result = tokio::time::timeout(
         ctx.api_timeout,
         api.patch_status(&obj.name_any(), &params, &Patch::Apply(&patch)),
     )
-    .await
-    .map_err(|_| ReconcileError::Timeout("writing status"))?
-    .map_err(|source| ReconcileError::Kube {
-        action: "writing status",
-        source,
-    })?;
+    .await;
+    match result {
+        Err(_) => {
+            ctx.metrics.status_write("timeout");
+            return Err(ReconcileError::Timeout("writing status"));
+        }
+        Ok(Err(source)) => {
+            ctx.metrics.status_write("error");
+            return Err(ReconcileError::Kube {
+                action: "writing status",
+                source,
+            });
+        }
+        Ok(Ok(_)) => ctx.metrics.status_write("ok"),
+    }
     Ok(())
 }
 
@@ -454,6 +535,51 @@ pub async fn run(
                 .await;
         }
     });
+    let stores: Vec<Store<ChatGroup>> = ctx
+        .caches
+        .chatgroups
+        .read()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    let watch_state = {
+        let metrics = ctx.metrics.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            for store in &stores {
+                if store.wait_until_ready().await.is_err() {
+                    return;
+                }
+            }
+            metrics.set_ready(true);
+            tracing::info!("caches synced; ready");
+            // Object-state gauges, recomputed from the cache (no per-object labels).
+            loop {
+                let mut counts = std::collections::BTreeMap::<(&str, &str), i64>::new();
+                for cond in ["Ready", "Synced"] {
+                    for status in ["True", "False", "Unknown"] {
+                        counts.insert((cond, status), 0);
+                    }
+                }
+                for obj in stores.iter().flat_map(|s| s.state()) {
+                    for cond in ["Ready", "Synced"] {
+                        let status = obj
+                            .status
+                            .as_ref()
+                            .and_then(|s| s.conditions.iter().find(|c| c.type_ == cond))
+                            .map(|c| if c.status == "True" { "True" } else { "False" })
+                            .unwrap_or("Unknown");
+                        *counts.entry((cond, status)).or_default() += 1;
+                    }
+                }
+                metrics.set_objects(&counts.into_iter().collect::<Vec<_>>());
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        }
+    };
+    tokio::spawn(watch_state);
     let all = futures::future::join_all(controllers);
     tokio::pin!(all);
     tokio::select! {

@@ -176,8 +176,9 @@ impl LeaderElector {
         let spec = lease.spec.get_or_insert_with(Default::default);
         let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
         let expired = match (&spec.renew_time, spec.lease_duration_seconds) {
+            // Compared in milliseconds: whole seconds would add up to 1 s to every failover.
             (Some(MicroTime(renewed)), Some(secs)) => {
-                now.as_second() > renewed.as_second() + i64::from(secs)
+                now.as_millisecond() > renewed.as_millisecond() + i64::from(secs) * 1000
             }
             _ => true,
         };

@@ -6,6 +6,8 @@ pub mod commands;
 pub mod controller;
 pub mod credentials;
 pub mod leader;
+pub mod metrics;
 pub mod plan;
 pub mod resource;
+pub mod server;
 pub mod status;

@@ -43,9 +43,20 @@ pub struct ClientConfig {
     pub user_agent: String,
 }
 
+/// Receives what the client did, for metrics. Implementations must be cheap.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    /// One request was answered (or failed): `code` is the CAMS Code, or `transport`,
+    /// `timeout` or `undecodable`.
+    fn on_request(&self, action: &str, code: &str, duration: Duration);
+    /// A request waited this long for the rate limiter.
+    fn on_rate_limited(&self, waited: Duration);
+}
+
 /// Optional parts of a client.
 #[derive(Clone, Debug, Default)]
 pub struct ClientOptions {
+    /// Where to report requests (metrics).
+    pub observer: Option<Arc<dyn CallObserver>>,
     /// Client-side rate limit, kept per AccessKeyId, region and action.
     pub rate_limit: Option<RateLimit>,
     /// Extra CA certificates (PEM) trusted for the CAMS connection, besides the built-in roots.
@@ -59,6 +70,7 @@ pub struct CamsClient {
     http: reqwest::Client,
     config: ClientConfig,
     limiter: Arc<RateLimiter>,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl CamsClient {
@@ -92,6 +104,7 @@ impl CamsClient {
             http,
             config,
             limiter: Arc::new(RateLimiter::new(options.rate_limit)),
+            observer: options.observer,
         })
     }
 
@@ -179,6 +192,34 @@ impl CamsClient {
                 "rate limited"
             );
         }
+        if let Some(observer) = &self.observer {
+            observer.on_rate_limited(waited);
+        }
+        let started = std::time::Instant::now();
+        let result = self
+            .send(action, params, region, credentials, scrubber)
+            .await;
+        if let Some(observer) = &self.observer {
+            let code = match &result {
+                Ok(r) => r.envelope.code.as_deref().unwrap_or("OK").to_string(),
+                Err(CamsError::Api { code, .. }) => code.clone(),
+                Err(CamsError::Timeout(_)) => "timeout".into(),
+                Err(CamsError::Undecodable { .. }) => "undecodable".into(),
+                Err(_) => "transport".into(),
+            };
+            observer.on_request(action, &code, started.elapsed());
+        }
+        result
+    }
+
+    async fn send(
+        &self,
+        action: &str,
+        params: &[(String, String)],
+        region: Option<&str>,
+        credentials: &Credentials,
+        scrubber: &Scrubber,
+    ) -> Result<Response, CamsError> {
         // Signed after the wait, so the timestamp is fresh.
         let signed = self.prepare(action, params, region, credentials, &Freshness::now())?;
         let mut builder = self.http.post(&signed.url);

@@ -319,6 +319,12 @@ impl Operator {
             .arg(format!("e2e-{}", world.ns))
             .arg("--log-format")
             .arg("json")
+            // Many operators share this machine: let each bind free loopback ports (the
+            // bound addresses are logged as "serving metrics on ADDR").
+            .arg("--metrics-addr")
+            .arg("127.0.0.1:0")
+            .arg("--health-addr")
+            .arg("127.0.0.1:0")
             .args(extra)
             .env("RUST_LOG", "info,cams_operator=debug")
             .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
@@ -353,5 +359,422 @@ impl Operator {
 
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers of the production tests (leader election, rotation, annotations, conflict).
+
+impl World {
+    /// Starts the operator as replica `replica_id`, watching `namespaces` (this test's own
+    /// when empty), with `extra` flags. (`--replica-id` and `--namespaces` cannot be given
+    /// twice, so [`World::operator`] cannot override them.)
+    pub fn operator_with(&self, replica_id: &str, namespaces: &[&str], extra: &[&str]) -> Operator {
+        let namespaces = if namespaces.is_empty() {
+            self.ns.clone()
+        } else {
+            namespaces.join(",")
+        };
+        let log = self.env.work.join(format!(
+            "{}-operator-{replica_id}-{:04x}.log",
+            self.ns,
+            rand::random::<u16>()
+        ));
+        let file = std::fs::File::create(&log).expect("operator log file");
+        let child = tokio::process::Command::new(&self.env.operator_bin)
+            .arg("run")
+            .arg("--namespaces")
+            .arg(namespaces)
+            .arg("--endpoint")
+            .arg(&self.env.simulator)
+            .arg("--replica-id")
+            .arg(replica_id)
+            .arg("--log-format")
+            .arg("json")
+            // Many operators share this machine: let each bind free loopback ports (the
+            // bound addresses are logged as "serving metrics on ADDR").
+            .arg("--metrics-addr")
+            .arg("127.0.0.1:0")
+            .arg("--health-addr")
+            .arg("127.0.0.1:0")
+            .args(extra)
+            .env("RUST_LOG", "info,cams_operator=debug")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start cams-operator");
+        Operator {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// Creates a second namespace `<ns>-<suffix>` for this test, with a Secret
+    /// `cams-credentials` holding this test's key, and returns its name.
+    pub async fn extra_namespace(&self, suffix: &str) -> String {
+        let name = format!("{}-{suffix}", self.ns);
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
+            )
+            .await
+            .expect("create namespace");
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &name);
+        let obj: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "cams-credentials"},
+            "stringData": {"accessKeyId": self.access_key_id, "accessKeySecret": self.access_key_secret},
+        }))
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create secret");
+        name
+    }
+
+    /// Revokes an access key in the simulator (its calls then answer
+    /// `InvalidAccessKeyId.NotFound`).
+    pub async fn sim_revoke_key(&self, id: &str) {
+        self.sim_send(
+            reqwest::Method::DELETE,
+            &format!("/admin/access-keys/{id}"),
+            Value::Null,
+        )
+        .await;
+    }
+
+    /// Replaces the data of a Secret in this test's namespace (merge patch of `stringData`;
+    /// other keys stay).
+    pub async fn patch_secret_data(&self, name: &str, string_data: Value) {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
+        api.patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"stringData": string_data})),
+        )
+        .await
+        .expect("patch secret");
+    }
+
+    /// Merge-patches a ChatGroup in this test's namespace (metadata and/or spec).
+    pub async fn patch(&self, name: &str, patch: Value) -> ChatGroup {
+        self.chatgroups()
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(patch),
+            )
+            .await
+            .expect("patch ChatGroup")
+    }
+
+    /// This tenant's `action` calls of one group.
+    pub async fn calls_for_group(&self, action: &str, group_id: &str) -> Vec<Value> {
+        self.calls(action)
+            .await
+            .into_iter()
+            .filter(|c| c["params"]["GroupId"] == group_id)
+            .collect()
+    }
+
+    /// Waits until the simulator has logged at least `n` calls of `action` matching `pick`;
+    /// returns them.
+    pub async fn wait_calls(
+        &self,
+        action: &str,
+        n: usize,
+        timeout: Duration,
+        pick: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let calls: Vec<Value> = self
+                .calls(action)
+                .await
+                .into_iter()
+                .filter(|c| pick(c))
+                .collect();
+            if calls.len() >= n {
+                return calls;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} matching {action} calls within {timeout:?}, saw {}: {calls:#?}",
+                calls.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The User-Agent the operator sends as `replica`.
+pub fn replica_user_agent(replica: &str) -> String {
+    cams_operator::commands::user_agent(replica)
+}
+
+impl Operator {
+    /// Sends SIGTERM without waiting.
+    pub fn terminate(&self) {
+        let pid = self.pid().expect("operator is running");
+        let status = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit status, or None if it still
+    /// runs.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        let status = tokio::time::timeout(timeout, child.wait()).await.ok()?;
+        self.child = None;
+        Some(status.expect("wait for the operator"))
+    }
+
+    /// Waits until the operator's log contains `needle`.
+    pub async fn wait_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.logs().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "the operator did not log {needle:?} within {timeout:?}; log:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+// ---- Helpers of the production tier (faults, call log, bulk objects, SIGKILL) ----
+
+/// When the simulator saw a logged call arrive (millisecond resolution).
+pub fn call_time(call: &Value) -> chrono::DateTime<chrono::Utc> {
+    let text = call["time"].as_str().expect("call has a time");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .expect("call time is RFC 3339")
+        .with_timezone(&chrono::Utc)
+}
+
+/// The GroupId a logged call named.
+pub fn call_group(call: &Value) -> String {
+    call["params"]["GroupId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The largest number of calls inside any closed window `[t, t + window]`, and where it
+/// starts: a two-pointer sweep over the sorted arrival times.
+pub fn max_in_window(
+    times: &[chrono::DateTime<chrono::Utc>],
+    window: chrono::Duration,
+) -> (usize, Option<chrono::DateTime<chrono::Utc>>) {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let (mut best, mut at, mut end) = (0, None, 0);
+    for start in 0..sorted.len() {
+        while end < sorted.len() && sorted[end] - sorted[start] <= window {
+            end += 1;
+        }
+        if end - start > best {
+            best = end - start;
+            at = Some(sorted[start]);
+        }
+    }
+    (best, at)
+}
+
+impl World {
+    /// Replaces this world's tenant's fault settings in the simulator (a PUT replaces the
+    /// whole setting; `json!({})` means no fault).
+    pub async fn set_faults(&self, faults: Value) -> Value {
+        self.sim_send(
+            reqwest::Method::PUT,
+            &format!("/admin/faults/tenants/{}", self.tenant),
+            faults,
+        )
+        .await
+    }
+
+    /// The simulator's last call sequence number, to mark a point before a step.
+    pub async fn last_seq(&self) -> u64 {
+        let url = format!("{}/admin/calls?limit=0", self.env.simulator);
+        let v: Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("calls")
+            .json()
+            .await
+            .expect("calls JSON");
+        v["lastSeq"].as_u64().unwrap_or(0)
+    }
+
+    /// This tenant's logged calls of `action` with a sequence number above `since`, oldest
+    /// first, every page.
+    pub async fn calls_since(&self, action: &str, since: u64) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut since = since;
+        loop {
+            let url = format!(
+                "{}/admin/calls?custSpaceId={}&action={action}&since={since}&limit=10000",
+                self.env.simulator, self.tenant
+            );
+            let v: Value = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .expect("calls")
+                .json()
+                .await
+                .expect("calls JSON");
+            let page = v["calls"].as_array().cloned().unwrap_or_default();
+            let full = page.len() == 10000;
+            if let Some(last) = page.last() {
+                since = last["seq"].as_u64().unwrap_or(since);
+            }
+            all.extend(page);
+            if !full {
+                return all;
+            }
+        }
+    }
+
+    /// `n` groups seeded in the simulator with one admin call, and their ChatGroup manifests
+    /// `{prefix}-{i:04}` naming GroupId `{base}{i:04}` (digits; `base` a number).
+    pub async fn groups(&self, prefix: &str, base: u64, n: usize, spec_extra: Value) -> Vec<ChatGroup> {
+        let ids: Vec<String> = (0..n).map(|i| format!("{base}{i:04}")).collect();
+        let seeds: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                json!({"custSpaceId": self.tenant, "businessNumber": "8613800001234", "groupId": id})
+            })
+            .collect();
+        self.sim_post("/admin/groups", json!({ "groups": seeds })).await;
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let mut spec = json!({
+                    "businessNumber": "8613800001234",
+                    "custSpaceId": self.tenant,
+                    "groupId": id,
+                    "credentialsSecretRef": {"name": "cams-credentials"},
+                });
+                if let (Some(base), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
+                    for (k, v) in extra {
+                        base.insert(k.clone(), v.clone());
+                    }
+                }
+                serde_json::from_value(json!({
+                    "apiVersion": "cams.dev/v1alpha1", "kind": "ChatGroup",
+                    "metadata": {"name": format!("{prefix}-{i:04}"), "namespace": self.ns},
+                    "spec": spec,
+                }))
+                .expect("valid ChatGroup")
+            })
+            .collect()
+    }
+
+    /// Creates the objects concurrently through the API, `parallel` requests at a time.
+    pub async fn create_all(&self, objs: &[ChatGroup], parallel: usize) {
+        use futures::StreamExt;
+        let api = self.chatgroups();
+        futures::stream::iter(objs.iter().cloned())
+            .map(|cg| {
+                let api = api.clone();
+                async move {
+                    api.create(&PostParams::default(), &cg)
+                        .await
+                        .expect("create ChatGroup")
+                }
+            })
+            .buffer_unordered(parallel.max(1))
+            .collect::<Vec<_>>()
+            .await;
+    }
+
+    /// How many of this namespace's ChatGroups are Ready at their current generation, and
+    /// the total (one list call).
+    pub async fn count_ready(&self) -> (usize, usize) {
+        let list = self
+            .chatgroups()
+            .list(&kube::api::ListParams::default())
+            .await
+            .expect("list ChatGroups");
+        let ready = list
+            .items
+            .iter()
+            .filter(|o| {
+                condition(o, "Ready").as_deref() == Some("True")
+                    && o.status.as_ref().and_then(|s| s.observed_generation)
+                        == o.metadata.generation
+            })
+            .count();
+        (ready, list.items.len())
+    }
+
+    /// Polls until all `n` ChatGroups of the namespace are Ready at their generation; panics
+    /// after `timeout` naming some that are not, with their Synced reason.
+    pub async fn wait_all_ready(&self, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (ready, total) = self.count_ready().await;
+            if ready == n && total == n {
+                return;
+            }
+            if Instant::now() > deadline {
+                let list = self
+                    .chatgroups()
+                    .list(&kube::api::ListParams::default())
+                    .await
+                    .expect("list ChatGroups");
+                let stuck: Vec<String> = list
+                    .items
+                    .iter()
+                    .filter(|o| condition(o, "Ready").as_deref() != Some("True"))
+                    .take(5)
+                    .map(|o| {
+                        format!(
+                            "{}: {:?} {:?}",
+                            o.metadata.name.as_deref().unwrap_or(""),
+                            reason(o, "Synced"),
+                            o.status.as_ref().map(|s| &s.retry)
+                        )
+                    })
+                    .collect();
+                panic!("{ready}/{n} Ready (of {total}) after {timeout:?}; e.g. {stuck:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+impl Operator {
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
+    /// Whether the process is still running (it has not exited).
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// SIGKILL (no grace, no lease release), then reaps the process.
+    pub async fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
     }
 }

@@ -635,6 +635,7 @@ impl Harness {
             field_manager: FIELD_MANAGER.into(),
             api_timeout,
             caches: Default::default(),
+            metrics: Default::default(),
         });
         Self {
             ctx,

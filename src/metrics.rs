@@ -1,0 +1,260 @@
+//! Prometheus metrics (no per-object labels, so cardinality stays fixed at any scale).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::cams::client::CallObserver;
+
+/// Labels of the reconcile counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// accepted, up_to_date, paused, conflict, waiting, throttled, retryable, credentials,
+    /// forbidden, freshness, terminal, kube_error, kube_timeout.
+    pub outcome: String,
+}
+
+/// Labels of the CAMS request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The action.
+    pub action: String,
+    /// The CAMS Code (OK on success), or transport / timeout / undecodable.
+    pub code: String,
+}
+
+/// Labels of the CAMS duration histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    /// The action.
+    pub action: String,
+}
+
+/// Labels of the object-state gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// Ready or Synced.
+    pub condition: String,
+    /// True, False or Unknown (no condition yet).
+    pub status: String,
+}
+
+/// Labels of the status write counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// ok, error or timeout.
+    pub result: String,
+}
+
+/// Every metric the operator exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Reconciles by outcome.
+    pub reconciles: Family<OutcomeLabels, Counter>,
+    /// Reconcile duration.
+    pub reconcile_duration: Histogram,
+    /// CAMS requests by action and code.
+    pub cams_requests: Family<RequestLabels, Counter>,
+    /// CAMS request duration by action.
+    pub cams_request_duration: Family<ActionLabels, Histogram>,
+    /// Time spent waiting for the client-side rate limiter.
+    pub rate_limiter_wait: Histogram,
+    /// Status writes by result.
+    pub status_writes: Family<ResultLabels, Counter>,
+    /// ChatGroups by condition and status.
+    pub objects: Family<StateLabels, Gauge>,
+    /// 1 while this replica holds the Lease (or runs without leader election).
+    pub leader: Gauge,
+    ready: AtomicBool,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.005, 2.0, 13)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("cams_operator");
+        let reconciles = Family::<OutcomeLabels, Counter>::default();
+        registry.register("reconciles", "Reconciles by outcome", reconciles.clone());
+        let reconcile_duration = Histogram::new(latency_buckets());
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile",
+            reconcile_duration.clone(),
+        );
+        let cams_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "cams_requests",
+            "CAMS requests sent, by action and CAMS code",
+            cams_requests.clone(),
+        );
+        let cams_request_duration = Family::<ActionLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(latency_buckets())
+        });
+        registry.register(
+            "cams_request_duration_seconds",
+            "Duration of one CAMS request",
+            cams_request_duration.clone(),
+        );
+        let rate_limiter_wait = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "rate_limiter_wait_seconds",
+            "Time a CAMS request waited for the client-side rate limiter",
+            rate_limiter_wait.clone(),
+        );
+        let status_writes = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "status_writes",
+            "Status writes to the API server, by result",
+            status_writes.clone(),
+        );
+        let objects = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "chatgroups",
+            "ChatGroups in the cache by Ready/Synced condition status",
+            objects.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica is the leader",
+            leader.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            reconcile_duration,
+            cams_requests,
+            cams_request_duration,
+            rate_limiter_wait,
+            status_writes,
+            objects,
+            leader,
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// Counts one reconcile.
+    pub fn reconciled(&self, outcome: &str, duration: Duration) {
+        self.reconciles
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.reconcile_duration.observe(duration.as_secs_f64());
+    }
+
+    /// Counts one status write.
+    pub fn status_write(&self, result: &str) {
+        self.status_writes
+            .get_or_create(&ResultLabels {
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
+    /// Sets the object-state gauges from counts.
+    pub fn set_objects(&self, counts: &[((&str, &str), i64)]) {
+        for ((condition, status), n) in counts {
+            self.objects
+                .get_or_create(&StateLabels {
+                    condition: condition.to_string(),
+                    status: status.to_string(),
+                })
+                .set(*n);
+        }
+    }
+
+    /// Marks readiness (`/readyz`).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// Feeds the CAMS client's observations into the metrics.
+#[derive(Debug, Clone)]
+pub struct CamsObserver(pub Arc<Metrics>);
+
+impl CallObserver for CamsObserver {
+    fn on_request(&self, action: &str, code: &str, duration: Duration) {
+        self.0
+            .cams_requests
+            .get_or_create(&RequestLabels {
+                action: action.to_string(),
+                code: code.to_string(),
+            })
+            .inc();
+        self.0
+            .cams_request_duration
+            .get_or_create(&ActionLabels {
+                action: action.to_string(),
+            })
+            .observe(duration.as_secs_f64());
+    }
+
+    fn on_rate_limited(&self, waited: Duration) {
+        self.0.rate_limiter_wait.observe(waited.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_every_family_and_no_per_object_labels() {
+        let m = Arc::new(Metrics::default());
+        m.reconciled("accepted", Duration::from_millis(3));
+        m.status_write("ok");
+        let observer = CamsObserver(m.clone());
+        observer.on_request("UpdateChatGroup", "OK", Duration::from_millis(20));
+        observer.on_request("UpdateChatGroup", "OK", Duration::from_millis(20));
+        observer.on_rate_limited(Duration::from_millis(1));
+        m.set_objects(&[(("Ready", "True"), 5)]);
+        m.leader.set(1);
+        let text = m.encode();
+        for needle in [
+            "cams_operator_reconciles_total{outcome=\"accepted\"} 1",
+            "cams_operator_cams_requests_total{action=\"UpdateChatGroup\",code=\"OK\"} 2",
+            "cams_operator_status_writes_total{result=\"ok\"} 1",
+            "cams_operator_chatgroups{condition=\"Ready\",status=\"True\"} 5",
+            "cams_operator_leader 1",
+            "cams_operator_rate_limiter_wait_seconds_count 1",
+            "cams_operator_reconcile_duration_seconds_count 1",
+            "cams_operator_cams_request_duration_seconds_count{action=\"UpdateChatGroup\"} 2",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+        assert!(!text.contains("name=") && !text.contains("namespace="));
+    }
+}
