@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the controller (in-cluster config or KUBECONFIG).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the ChatGroup CRD as YAML.
     Crd,
     /// Make one CAMS call with the controller's credentials chain and signer, and print the

@@ -8,7 +8,7 @@ use cams_operator::commands;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Run(args) => commands::run(args).await,
+        Command::Run(args) => commands::run(*args).await,
         Command::Crd => {
             print!("{}", commands::crd_yaml()?);
             Ok(())
