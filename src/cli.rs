@@ -23,7 +23,7 @@ pub enum Command {
     Crd,
     /// Make one CAMS call with the controller's credentials chain and signer, and print the
     /// JSON response (or, with --dry-run, the signed request).
-    Call(CallArgs),
+    Call(Box<CallArgs>),
 }
 
 /// Log output format.

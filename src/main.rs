@@ -13,6 +13,6 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", commands::crd_yaml()?);
             Ok(())
         }
-        Command::Call(args) => commands::call(args).await,
+        Command::Call(args) => commands::call(*args).await,
     }
 }
