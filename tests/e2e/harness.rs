@@ -303,6 +303,10 @@ pub struct Operator {
 
 impl Operator {
     fn start(world: &World, extra: &[&str]) -> Operator {
+        Self::start_with_env(world, extra, &[])
+    }
+
+    fn start_with_env(world: &World, extra: &[&str], env: &[(&str, &str)]) -> Operator {
         let log = world.env.work.join(format!(
             "{}-operator-{:04x}.log",
             world.ns,
@@ -329,6 +333,7 @@ impl Operator {
             .env("RUST_LOG", "info,cams_operator=debug")
             .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
             .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::from(file))
             .kill_on_drop(true);
@@ -776,5 +781,27 @@ impl Operator {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
         }
+    }
+}
+
+impl World {
+    /// Starts the operator with extra environment variables (e.g. the RRSA role variables).
+    pub fn operator_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Operator {
+        Operator::start_with_env(self, extra, env)
+    }
+
+    /// All simulator calls of `action` (any tenant) with a sequence number above `since`.
+    pub async fn all_calls_since(&self, action: &str, since: u64) -> Vec<Value> {
+        let url = format!("{}/admin/calls?action={action}&since={since}", self.env.simulator);
+        let v: Value = self.http.get(&url).send().await.expect("calls").json().await.expect("calls JSON");
+        v.get("calls").and_then(Value::as_array).cloned().unwrap_or_default()
+    }
+
+}
+
+impl World {
+    /// PUT to the simulator's admin API.
+    pub async fn sim_send_put(&self, path: &str, body: Value) -> Value {
+        self.sim_send(reqwest::Method::PUT, path, body).await
     }
 }
