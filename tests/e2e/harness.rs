@@ -608,21 +608,6 @@ impl World {
         .await
     }
 
-    /// The simulator's last call sequence number, to mark a point before a step.
-    pub async fn last_seq(&self) -> u64 {
-        let url = format!("{}/admin/calls?limit=0", self.env.simulator);
-        let v: Value = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .expect("calls")
-            .json()
-            .await
-            .expect("calls JSON");
-        v["lastSeq"].as_u64().unwrap_or(0)
-    }
-
     /// This tenant's logged calls of `action` with a sequence number above `since`, oldest
     /// first, every page.
     pub async fn calls_since(&self, action: &str, since: u64) -> Vec<Value> {
@@ -803,5 +788,14 @@ impl World {
     /// PUT to the simulator's admin API.
     pub async fn sim_send_put(&self, path: &str, body: Value) -> Value {
         self.sim_send(reqwest::Method::PUT, path, body).await
+    }
+}
+
+impl World {
+    /// The simulator's last call sequence number (any tenant), to mark a point before a step.
+    pub async fn last_seq(&self) -> u64 {
+        let url = format!("{}/admin/calls?limit=0", self.env.simulator);
+        let v: Value = self.http.get(&url).send().await.expect("calls").json().await.expect("calls JSON");
+        v["lastSeq"].as_u64().unwrap_or(0)
     }
 }
