@@ -3,15 +3,22 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 
-.PHONY: demo test lint unit sdk e2e build crd cluster clean
+.PHONY: demo test lint unit sdk e2e build crd cluster clean helm-lint helm-test
 
 ## demo: build everything, start a local control plane and the CAMS simulator, run the
 ## operator on examples/, wait for Ready, print the table, clean up.
 demo:
 	bash hack/demo.sh
 
+.PHONY: bench
+## bench: the scale benchmark (not part of `make test`, ~10 min): 1,000 and 10,000 ChatGroups
+## through a local control plane and the simulator, the operator's release build, one table
+## of figures into bench/results/<date>.md and the README's Performance section.
+bench:
+	bash bench/run.sh
+
 ## test: every tier — lint, unit tests, the official-SDK oracle, the real-cluster tier.
-test: lint unit sdk e2e
+test: lint unit sdk helm-test e2e
 
 lint:
 	@echo "== cargo fmt --check"
@@ -34,9 +41,10 @@ e2e: build
 build:
 	$(CARGO) build --bins
 
-## crd: regenerate crds/ from the Rust types.
+## crd: regenerate crds/ (and the chart's copy) from the Rust types.
 crd:
 	$(CARGO) run -q --bin cams-operator -- crd > crds/chatgroups.cams.dev.yaml
+	cp crds/chatgroups.cams.dev.yaml charts/cams-operator/crds/chatgroups.cams.dev.yaml
 
 ## cluster: build (or find cached) kube-apiserver, etcd and kubectl.
 cluster:
@@ -44,4 +52,14 @@ cluster:
 
 clean:
 	$(CARGO) clean
-	rm -rf .e2e .demo
+	rm -rf .e2e .demo .bench
+
+## helm-lint: helm lint + helm template of charts/cams-operator (default and tests/helm values).
+helm-lint:
+	bash tests/helm/run.sh --lint-only
+
+## helm-test: the chart (CRD copy, lint, template, rendered objects), the Argo CD health check
+## and the kstatus rules on sample statuses.
+helm-test: build
+	@echo "== chart, Argo CD health (Lua) and kstatus samples"
+	CAMS_OPERATOR_BIN=$(CURDIR)/target/debug/cams-operator bash tests/helm/run.sh

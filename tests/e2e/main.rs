@@ -7,3 +7,5 @@ mod apply_and_edit;
 mod credentials;
 mod production;
 mod validation;
+mod helm_install;
+mod kstatus;
