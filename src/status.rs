@@ -441,7 +441,7 @@ fn retry_status(
         now + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::seconds(300));
     RetryStatus {
         attempts,
-        next_retry_time: rfc3339(at),
+        next_retry_time: rfc3339_not_before(at),
         generation,
         credentials_version: None,
     }
@@ -567,4 +567,37 @@ pub fn k8s_time(t: DateTime<Utc>) -> Time {
 /// RFC 3339 with seconds, `Z`.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// RFC 3339 with milliseconds, `Z`, rounded up: a "not before" time must never come early
+/// (truncating to whole seconds let a retry go up to a second before its backoff ended).
+pub fn rfc3339_not_before(t: DateTime<Utc>) -> String {
+    let below_ms = i64::from(t.timestamp_subsec_nanos() % 1_000_000);
+    let t = if below_ms == 0 {
+        t
+    } else {
+        t + chrono::Duration::nanoseconds(1_000_000 - below_ms)
+    };
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod not_before_tests {
+    use super::*;
+
+    #[test]
+    fn not_before_keeps_milliseconds_and_rounds_up() {
+        let t = DateTime::parse_from_rfc3339("2026-11-26T01:02:03.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(rfc3339_not_before(t), "2026-11-26T01:02:03.124Z");
+        let exact = DateTime::parse_from_rfc3339("2026-11-26T01:02:03.999Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(rfc3339_not_before(exact), "2026-11-26T01:02:03.999Z");
+        let carry = DateTime::parse_from_rfc3339("2026-11-26T01:02:03.9995Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(rfc3339_not_before(carry), "2026-11-26T01:02:04.000Z");
+    }
 }
