@@ -90,9 +90,46 @@ pub struct Context {
 pub struct Caches {
     chatgroups: std::sync::RwLock<Vec<Store<ChatGroup>>>,
     secrets: std::sync::RwLock<Vec<Store<PartialObjectMeta<Secret>>>>,
+    /// Per object (namespace, name): the resourceVersion it had when this process last wrote
+    /// its status, and the one the write returned.
+    writes: std::sync::Mutex<std::collections::HashMap<(String, String), (String, String)>>,
 }
 
 impl Caches {
+    /// Whether `obj` is the copy this process last wrote the status of, from before that
+    /// write: the watch has not delivered the write yet, so deciding from it would repeat
+    /// the call just made (a second trigger, such as a Secret event, can start a reconcile
+    /// right after the previous one ended).
+    fn predates_own_write(&self, obj: &ChatGroup) -> bool {
+        let Ok(mut writes) = self.writes.lock() else {
+            return false;
+        };
+        let key = (obj.namespace().unwrap_or_default(), obj.name_any());
+        let Some((before, after)) = writes.get(&key) else {
+            return false;
+        };
+        let current = obj.metadata.resource_version.as_deref();
+        if current == Some(before.as_str()) && before != after {
+            return true;
+        }
+        // The cache caught up (or someone else wrote): forget the write.
+        writes.remove(&key);
+        false
+    }
+
+    /// Records a status write: `obj` as it was before, `written` the resourceVersion after.
+    fn record_write(&self, obj: &ChatGroup, written: Option<String>) {
+        let (Some(before), Some(after)) = (obj.metadata.resource_version.clone(), written) else {
+            return;
+        };
+        if let Ok(mut writes) = self.writes.lock() {
+            writes.insert(
+                (obj.namespace().unwrap_or_default(), obj.name_any()),
+                (before, after),
+            );
+        }
+    }
+
     fn clear(&self) {
         if let Ok(mut list) = self.chatgroups.write() {
             list.clear();
@@ -207,6 +244,13 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
 
 async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Done, ReconcileError> {
     let namespace = obj.namespace().ok_or(ReconcileError::NoNamespace)?;
+    if ctx.caches.predates_own_write(&obj) {
+        // The watch event of that write follows and reconciles the current version.
+        return Ok(Done::nothing(
+            Action::requeue(Duration::from_secs(1)),
+            "stale_cache",
+        ));
+    }
     let now = Utc::now();
     let request = update_request(&obj.spec);
     let endpoint = ctx.endpoints.resolve(obj.spec.region.as_deref());
@@ -294,7 +338,8 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Done,
         &outcome,
         &JudgeInput {
             desired_hash: &desired_hash,
-            now,
+            // After the call: a backoff counts from the failure, not from before a slow call.
+            now: Utc::now(),
             jitter: rand::random::<f64>(),
             policy: ctx.retry,
             credentials_version,
@@ -422,7 +467,11 @@ async fn write_status(
                 source,
             });
         }
-        Ok(Ok(_)) => ctx.metrics.status_write("ok"),
+        Ok(Ok(written)) => {
+            ctx.metrics.status_write("ok");
+            ctx.caches
+                .record_write(obj, written.metadata.resource_version);
+        }
     }
     Ok(())
 }

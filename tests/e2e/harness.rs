@@ -641,7 +641,13 @@ impl World {
 
     /// `n` groups seeded in the simulator with one admin call, and their ChatGroup manifests
     /// `{prefix}-{i:04}` naming GroupId `{base}{i:04}` (digits; `base` a number).
-    pub async fn groups(&self, prefix: &str, base: u64, n: usize, spec_extra: Value) -> Vec<ChatGroup> {
+    pub async fn groups(
+        &self,
+        prefix: &str,
+        base: u64,
+        n: usize,
+        spec_extra: Value,
+    ) -> Vec<ChatGroup> {
         let ids: Vec<String> = (0..n).map(|i| format!("{base}{i:04}")).collect();
         let seeds: Vec<Value> = ids
             .iter()
@@ -649,7 +655,8 @@ impl World {
                 json!({"custSpaceId": self.tenant, "businessNumber": "8613800001234", "groupId": id})
             })
             .collect();
-        self.sim_post("/admin/groups", json!({ "groups": seeds })).await;
+        self.sim_post("/admin/groups", json!({ "groups": seeds }))
+            .await;
         ids.iter()
             .enumerate()
             .map(|(i, id)| {
@@ -777,11 +784,24 @@ impl World {
 
     /// All simulator calls of `action` (any tenant) with a sequence number above `since`.
     pub async fn all_calls_since(&self, action: &str, since: u64) -> Vec<Value> {
-        let url = format!("{}/admin/calls?action={action}&since={since}", self.env.simulator);
-        let v: Value = self.http.get(&url).send().await.expect("calls").json().await.expect("calls JSON");
-        v.get("calls").and_then(Value::as_array).cloned().unwrap_or_default()
+        let url = format!(
+            "{}/admin/calls?action={action}&since={since}",
+            self.env.simulator
+        );
+        let v: Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("calls")
+            .json()
+            .await
+            .expect("calls JSON");
+        v.get("calls")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
     }
-
 }
 
 impl World {
@@ -795,7 +815,15 @@ impl World {
     /// The simulator's last call sequence number (any tenant), to mark a point before a step.
     pub async fn last_seq(&self) -> u64 {
         let url = format!("{}/admin/calls?limit=0", self.env.simulator);
-        let v: Value = self.http.get(&url).send().await.expect("calls").json().await.expect("calls JSON");
+        let v: Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("calls")
+            .json()
+            .await
+            .expect("calls JSON");
         v["lastSeq"].as_u64().unwrap_or(0)
     }
 }
