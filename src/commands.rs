@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use chrono::NaiveDateTime;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::CustomResourceExt;
 
 use crate::cams::{
@@ -131,13 +131,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to Kubernetes")?;
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "cams-operator".into(),
-            instance: Some(replica.clone()),
-        },
-    );
+    let reporter = Reporter {
+        controller: "cams-operator".into(),
+        instance: Some(replica.clone()),
+    };
     let ctx = Arc::new(Context {
         client,
         cams: Arc::new(cams),
@@ -149,7 +146,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             cap: args.retry_max,
             slow: args.slow_retry,
         },
-        recorder,
+        reporter,
         field_manager: "cams-operator".into(),
         api_timeout: args.api_timeout,
         caches: Default::default(),

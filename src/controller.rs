@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -24,6 +24,7 @@ use crate::credentials::{
 };
 use crate::plan::{applied_hash, decide, update_request, Decision};
 use crate::resource::ChatGroup;
+use crate::watch_backoff::WatchBackoff;
 use crate::status::{judge, EventKind, JudgeInput, Outcome, Requeue, RetryPolicy};
 
 /// Errors that end a reconcile early: Kubernetes API failures. CAMS outcomes are not errors
@@ -72,8 +73,11 @@ pub struct Context {
     pub lend: LendPolicy,
     /// Backoff.
     pub retry: RetryPolicy,
-    /// Event recorder.
-    pub recorder: Recorder,
+    /// Who publishes events. Each event gets a fresh [`Recorder`]: kube's keeps every event
+    /// it published for six minutes (to count repeats of the same object version, which this
+    /// operator never sends) and scans them all on each publish; at 10,000 objects that was
+    /// tens of MiB and a lock every reconcile waited on.
+    pub reporter: Reporter,
     /// Server-side apply field manager.
     pub field_manager: String,
     /// Timeout for each Kubernetes API call.
@@ -93,6 +97,38 @@ pub struct Caches {
     /// Per object (namespace, name): the resourceVersion it had when this process last wrote
     /// its status, and the one the write returned.
     writes: std::sync::Mutex<std::collections::HashMap<(String, String), (String, String)>>,
+    /// ChatGroups by the group they name, so that looking for a conflict does not scan every
+    /// cached object (at 10,000 objects that scan was most of a reconcile's CPU). Kept from
+    /// the watch; it may hold stale entries, so what it names is read from the stores.
+    by_group: std::sync::RwLock<std::collections::HashMap<GroupKey, Vec<ObjectRef<ChatGroup>>>>,
+}
+
+/// The group a ChatGroup names: (custSpaceId, businessNumber, groupId).
+type GroupKey = (String, String, String);
+
+fn group_key(obj: &ChatGroup) -> GroupKey {
+    (
+        obj.spec.cust_space_id.clone(),
+        obj.spec.business_number.clone(),
+        obj.spec.group_id.clone(),
+    )
+}
+
+fn object_key(obj: &ChatGroup) -> ObjectRef<ChatGroup> {
+    let key = ObjectRef::new(&obj.name_any());
+    match obj.namespace() {
+        Some(ns) => key.within(&ns),
+        None => key,
+    }
+}
+
+/// Drops what reconciles never read from a cached ChatGroup: managedFields and kubectl's
+/// last-applied annotation, most of an object's memory (the cache holds every object).
+fn strip_for_cache(obj: &mut ChatGroup) {
+    obj.metadata.managed_fields = None;
+    if let Some(annotations) = obj.metadata.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }
 
 impl Caches {
@@ -137,9 +173,15 @@ impl Caches {
         if let Ok(mut list) = self.secrets.write() {
             list.clear();
         }
+        if let Ok(mut index) = self.by_group.write() {
+            index.clear();
+        }
     }
 
     fn add(&self, chatgroups: Store<ChatGroup>, secrets: Store<PartialObjectMeta<Secret>>) {
+        for obj in chatgroups.state() {
+            self.index(&obj);
+        }
         if let Ok(mut list) = self.chatgroups.write() {
             list.push(chatgroups);
         }
@@ -158,9 +200,47 @@ impl Caches {
             .and_then(|s| s.metadata.resource_version.clone())
     }
 
+    /// Keeps the group index current from the ChatGroup watch.
+    fn index_event(&self, event: &watcher::Event<ChatGroup>) {
+        match event {
+            watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => self.index(obj),
+            watcher::Event::Delete(obj) => {
+                let key = object_key(obj);
+                if let Ok(mut index) = self.by_group.write() {
+                    if let Some(refs) = index.get_mut(&group_key(obj)) {
+                        refs.retain(|r| *r != key);
+                        if refs.is_empty() {
+                            index.remove(&group_key(obj));
+                        }
+                    }
+                }
+            }
+            watcher::Event::Init | watcher::Event::InitDone => {}
+        }
+    }
+
+    fn index(&self, obj: &ChatGroup) {
+        let key = object_key(obj);
+        if let Ok(mut index) = self.by_group.write() {
+            let refs = index.entry(group_key(obj)).or_default();
+            if !refs.contains(&key) {
+                refs.push(key);
+            }
+        }
+    }
+
     /// The oldest other ChatGroup naming the same group as `obj`, if it is older than `obj`.
     fn older_conflict(&self, obj: &ChatGroup) -> Option<String> {
         let stores = self.chatgroups.read().ok()?;
+        // Only the objects indexed under this group, as the stores have them now.
+        let candidates: Vec<Arc<ChatGroup>> = self
+            .by_group
+            .read()
+            .ok()?
+            .get(&group_key(obj))?
+            .iter()
+            .filter_map(|r| stores.iter().find_map(|s| s.get(r)))
+            .collect();
         let rank = |o: &ChatGroup| {
             (
                 o.metadata.creation_timestamp.clone().map(|t| t.0),
@@ -169,9 +249,8 @@ impl Caches {
             )
         };
         let mine = rank(obj);
-        stores
-            .iter()
-            .flat_map(|s| s.state())
+        candidates
+            .into_iter()
             .filter(|o| {
                 o.spec.cust_space_id == obj.spec.cust_space_id
                     && o.spec.business_number == obj.spec.business_number
@@ -488,7 +567,12 @@ async fn publish(obj: &ChatGroup, event: &crate::status::EventSpec, ctx: &Contex
         secondary: None,
     };
     let reference = obj.object_ref(&());
-    match tokio::time::timeout(ctx.api_timeout, ctx.recorder.publish(&ev, &reference)).await {
+    match tokio::time::timeout(
+        ctx.api_timeout,
+        Recorder::new(ctx.client.clone(), ctx.reporter.clone()).publish(&ev, &reference),
+    )
+    .await
+    {
         Ok(Ok(())) => {}
         Ok(Err(e)) => warn!(error = %e, "could not publish event"),
         Err(_) => warn!("publishing an event timed out"),
@@ -531,8 +615,14 @@ pub async fn run(
     } else {
         scope.namespaces.iter().cloned().map(Some).collect()
     };
+    // How many ChatGroup watches finished their first list. Readiness waits on this, not on
+    // Store::wait_until_ready: kube's store wakes only the last of several waiters, and the
+    // controller itself waits on it too.
+    let (synced_tx, synced_rx) = tokio::sync::watch::channel(0usize);
     let controllers = namespaces.into_iter().map(|ns| {
         let ctx = ctx.clone();
+        let synced = synced_tx.clone();
+        let mut first_list = true;
         let watcher_config = watcher_config.clone();
         let shutdown = shutdown.clone();
         let (chatgroups, secrets): (Api<ChatGroup>, Api<PartialObjectMeta<Secret>>) = match &ns {
@@ -542,15 +632,37 @@ pub async fn run(
             ),
             None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
         };
-        let controller = Controller::new(chatgroups, watcher_config)
-            .with_config(ControllerConfig::default().concurrency(concurrency));
-        let chatgroup_store = controller.store();
-        // Secrets: metadata only (never their data) in the cache; a change re-queues the
-        // ChatGroups that reference the Secret.
+        // What Controller::new builds, plus: cached objects lose what reconciles never read,
+        // and the group index follows the watch.
+        let (chatgroup_store, writer) = reflector::store();
+        let indexer = ctx.clone();
+        let chatgroup_events = watcher(chatgroups, watcher_config)
+            .modify(strip_for_cache)
+            .reflect(writer)
+            .inspect_ok(move |event| {
+                indexer.caches.index_event(event);
+                if first_list && matches!(event, watcher::Event::InitDone) {
+                    first_list = false;
+                    synced.send_modify(|n| *n += 1);
+                }
+            })
+            .applied_objects();
+        let controller = Controller::for_stream(chatgroup_events, chatgroup_store.clone())
+            .with_config(ControllerConfig::default().concurrency(concurrency))
+            .trigger_backoff(WatchBackoff::default());
+        // Secrets: metadata only (never their data) in the cache, and of that only what
+        // identifies a version (kubectl's last-applied annotation of a Secret holds its data);
+        // a change re-queues the ChatGroups that reference the Secret.
         let (secret_store, writer) = reflector::store();
         let secret_events = reflector::reflector(
             writer,
-            watcher(secrets, watcher::Config::default()).default_backoff(),
+            watcher(secrets, watcher::Config::default())
+                .backoff(WatchBackoff::default())
+                .modify(|secret: &mut PartialObjectMeta<Secret>| {
+                    secret.metadata.managed_fields = None;
+                    secret.metadata.annotations = None;
+                    secret.metadata.labels = None;
+                }),
         )
         .touched_objects();
         ctx.caches.add(chatgroup_store.clone(), secret_store);
@@ -584,6 +696,9 @@ pub async fn run(
                 .await;
         }
     });
+    // The map is lazy: build the controllers (they register their stores) before reading
+    // the stores below.
+    let controllers: Vec<_> = controllers.collect();
     let stores: Vec<Store<ChatGroup>> = ctx
         .caches
         .chatgroups
@@ -593,11 +708,11 @@ pub async fn run(
     let watch_state = {
         let metrics = ctx.metrics.clone();
         let shutdown = shutdown.clone();
+        let mut synced = synced_rx;
+        let watches = stores.len();
         async move {
-            for store in &stores {
-                if store.wait_until_ready().await.is_err() {
-                    return;
-                }
+            if synced.wait_for(|n| *n >= watches).await.is_err() {
+                return;
             }
             metrics.set_ready(true);
             tracing::info!("caches synced; ready");

@@ -11,3 +11,4 @@ pub mod plan;
 pub mod resource;
 pub mod server;
 pub mod status;
+pub mod watch_backoff;

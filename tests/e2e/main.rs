@@ -5,7 +5,7 @@ mod harness;
 
 mod apply_and_edit;
 mod credentials;
-mod production;
-mod validation;
 mod helm_install;
 mod kstatus;
+mod production;
+mod validation;

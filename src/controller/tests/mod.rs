@@ -34,7 +34,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 use k8s_openapi::ByteString;
 use kube::client::Body;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::Client;
 use serde_json::{json, Value};
 
@@ -617,13 +617,10 @@ impl Harness {
         (endpoints, lend, operator_credentials): (EndpointPolicy, LendPolicy, OperatorCredentials),
         api_timeout: Duration,
     ) -> Self {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "cams-operator".into(),
-                instance: Some("cams-operator-test-0".into()),
-            },
-        );
+        let reporter = Reporter {
+            controller: "cams-operator".into(),
+            instance: Some("cams-operator-test-0".into()),
+        };
         let ctx = Arc::new(Context {
             client,
             cams,
@@ -631,7 +628,7 @@ impl Harness {
             operator_credentials,
             lend,
             retry: RetryPolicy::default(),
-            recorder,
+            reporter,
             field_manager: FIELD_MANAGER.into(),
             api_timeout,
             caches: Default::default(),

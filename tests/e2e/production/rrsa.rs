@@ -15,28 +15,55 @@ async fn rrsa_credentials_are_assumed_used_and_refreshed_before_expiry() {
     std::fs::write(&token_file, &oidc_token).unwrap();
     // Issued credentials live 20 s, so the operator must refresh within this test.
     world
-        .sim_send_put("/admin/sts", json!({"acceptedTokens": [oidc_token], "durationSecs": 20}))
+        .sim_send_put(
+            "/admin/sts",
+            json!({"acceptedTokens": [oidc_token], "durationSecs": 20}),
+        )
         .await;
     let since = world.last_seq().await;
     let token_path = token_file.display().to_string();
     let operator = world.operator_with_env(
-        &["--sts-endpoint", &world.env.simulator, "--lend-credentials-to", &world.ns],
         &[
-            ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1234567890123456:role/cams-operator"),
-            ("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "acs:ram::1234567890123456:oidc-provider/ack-rrsa-test"),
+            "--sts-endpoint",
+            &world.env.simulator,
+            "--lend-credentials-to",
+            &world.ns,
+        ],
+        &[
+            (
+                "ALIBABA_CLOUD_ROLE_ARN",
+                "acs:ram::1234567890123456:role/cams-operator",
+            ),
+            (
+                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
+                "acs:ram::1234567890123456:oidc-provider/ack-rrsa-test",
+            ),
             ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", &token_path),
         ],
     );
 
-    let mut cg = world.group("rrsa", "EA303RRSA", json!({"subject": "first"})).await;
+    let mut cg = world
+        .group("rrsa", "EA303RRSA", json!({"subject": "first"}))
+        .await;
     cg.spec.credentials_secret_ref = None;
     world.create(&cg).await;
     world.wait_ready("rrsa").await;
-    let calls = world.expect_calls("UpdateChatGroup", 1, Duration::from_millis(500)).await;
+    let calls = world
+        .expect_calls("UpdateChatGroup", 1, Duration::from_millis(500))
+        .await;
     let first_key = calls[0]["accessKeyId"].as_str().unwrap_or("").to_string();
-    assert!(first_key.starts_with("STS."), "not signed with issued STS credentials: {calls:#?}");
+    assert!(
+        first_key.starts_with("STS."),
+        "not signed with issued STS credentials: {calls:#?}"
+    );
     assert_eq!(calls[0]["stsIssued"], true);
-    assert_eq!(world.all_calls_since("AssumeRoleWithOIDC", since).await.len(), 1);
+    assert_eq!(
+        world
+            .all_calls_since("AssumeRoleWithOIDC", since)
+            .await
+            .len(),
+        1
+    );
 
     // Past the refresh point (a third of the 20 s lifetime before expiry) but before the
     // credentials would be refused with InvalidSecurityToken.Expired if not refreshed… and
@@ -44,19 +71,33 @@ async fn rrsa_credentials_are_assumed_used_and_refreshed_before_expiry() {
     tokio::time::sleep(Duration::from_secs(21)).await;
     world
         .chatgroups()
-        .patch("rrsa", &Default::default(), &kube::api::Patch::Merge(json!({"spec": {"subject": "second"}})))
+        .patch(
+            "rrsa",
+            &Default::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"subject": "second"}})),
+        )
         .await
         .unwrap();
     world
-        .wait_for("rrsa", "Ready at generation 2", Duration::from_secs(30), |o| {
-            o.status.as_ref().and_then(|s| s.observed_generation) == Some(2)
-                && crate::harness::condition(o, "Ready").as_deref() == Some("True")
-        })
+        .wait_for(
+            "rrsa",
+            "Ready at generation 2",
+            Duration::from_secs(30),
+            |o| {
+                o.status.as_ref().and_then(|s| s.observed_generation) == Some(2)
+                    && crate::harness::condition(o, "Ready").as_deref() == Some("True")
+            },
+        )
         .await;
-    let calls = world.expect_calls("UpdateChatGroup", 2, Duration::ZERO).await;
+    let calls = world
+        .expect_calls("UpdateChatGroup", 2, Duration::ZERO)
+        .await;
     assert_eq!(calls[1]["code"], "OK", "{calls:#?}");
     let second_key = calls[1]["accessKeyId"].as_str().unwrap_or("").to_string();
-    assert!(second_key.starts_with("STS.") && second_key != first_key, "credentials were not refreshed: {calls:#?}");
+    assert!(
+        second_key.starts_with("STS.") && second_key != first_key,
+        "credentials were not refreshed: {calls:#?}"
+    );
     let assumed = world.all_calls_since("AssumeRoleWithOIDC", since).await;
     assert_eq!(assumed.len(), 2, "{assumed:#?}");
     println!("rrsa: 2 UpdateChatGroup calls, {} AssumeRoleWithOIDC calls, keys {first_key} -> {second_key}", assumed.len());
