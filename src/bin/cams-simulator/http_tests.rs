@@ -1178,37 +1178,3 @@ async fn sts_validation_errors_and_admin_settings_over_http() {
     assert_eq!(s, 400);
 }
 
-/// A rough throughput check: `cargo test --release --bin cams-simulator -- --ignored throughput --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "load test; run by hand"]
-async fn throughput() {
-    let sim = Arc::new(Sim::start().await);
-    sim.setup("t-load").await;
-    let client = sim.client(SignatureVersion::V3);
-    let creds = Credentials::new("ak-t-load", "secret-1");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut tasks = Vec::new();
-    for _ in 0..32 {
-        let (client, creds) = (client.clone(), creds.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            let mut params = ids("t-load");
-            params.push(("Subject".into(), "load".into()));
-            while Instant::now() < deadline {
-                client
-                    .call("UpdateChatGroup", &params, None, &creds)
-                    .await
-                    .unwrap();
-                n += 1;
-            }
-            n
-        }));
-    }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
-    }
-    println!("{} calls/s", total / 5);
-    let (_, v) = sim.admin("GET", "healthz", Value::Null).await;
-    println!("{v}");
-}
