@@ -24,8 +24,8 @@ use crate::credentials::{
 };
 use crate::plan::{applied_hash, decide, update_request, Decision};
 use crate::resource::ChatGroup;
-use crate::watch_backoff::WatchBackoff;
 use crate::status::{judge, EventKind, JudgeInput, Outcome, Requeue, RetryPolicy};
+use crate::watch_backoff::WatchBackoff;
 
 /// Errors that end a reconcile early: Kubernetes API failures. CAMS outcomes are not errors
 /// here; they are recorded in status.
@@ -100,18 +100,21 @@ pub struct Caches {
     /// ChatGroups by the group they name, so that looking for a conflict does not scan every
     /// cached object (at 10,000 objects that scan was most of a reconcile's CPU). Kept from
     /// the watch; it may hold stale entries, so what it names is read from the stores.
-    by_group: std::sync::RwLock<std::collections::HashMap<GroupKey, Vec<ObjectRef<ChatGroup>>>>,
+    by_group: std::sync::RwLock<std::collections::HashMap<u64, Vec<ObjectRef<ChatGroup>>>>,
 }
 
-/// The group a ChatGroup names: (custSpaceId, businessNumber, groupId).
-type GroupKey = (String, String, String);
-
-fn group_key(obj: &ChatGroup) -> GroupKey {
+/// A hash of the group a ChatGroup names (custSpaceId, businessNumber, groupId); objects
+/// whose hashes collide are told apart by their specs.
+fn group_key(obj: &ChatGroup) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
     (
-        obj.spec.cust_space_id.clone(),
-        obj.spec.business_number.clone(),
-        obj.spec.group_id.clone(),
+        &obj.spec.cust_space_id,
+        &obj.spec.business_number,
+        &obj.spec.group_id,
     )
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 fn object_key(obj: &ChatGroup) -> ObjectRef<ChatGroup> {
@@ -122,12 +125,17 @@ fn object_key(obj: &ChatGroup) -> ObjectRef<ChatGroup> {
     }
 }
 
-/// Drops what reconciles never read from a cached ChatGroup: managedFields and kubectl's
-/// last-applied annotation, most of an object's memory (the cache holds every object).
+/// Drops what reconciles never read from a cached ChatGroup, most of an object's memory (the
+/// cache holds every object): managedFields, labels (selectors run in the API server) and
+/// every annotation but `cams.dev/…` (kubectl's last-applied copy among them).
 fn strip_for_cache(obj: &mut ChatGroup) {
     obj.metadata.managed_fields = None;
+    obj.metadata.labels = None;
     if let Some(annotations) = obj.metadata.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        annotations.retain(|key, _| key.starts_with("cams.dev/"));
+        if annotations.is_empty() {
+            obj.metadata.annotations = None;
+        }
     }
 }
 
@@ -222,9 +230,16 @@ impl Caches {
     fn index(&self, obj: &ChatGroup) {
         let key = object_key(obj);
         if let Ok(mut index) = self.by_group.write() {
-            let refs = index.entry(group_key(obj)).or_default();
-            if !refs.contains(&key) {
-                refs.push(key);
+            match index.entry(group_key(obj)) {
+                std::collections::hash_map::Entry::Occupied(mut refs) => {
+                    if !refs.get().contains(&key) {
+                        refs.get_mut().push(key);
+                    }
+                }
+                // Almost every group has one ChatGroup: no spare capacity.
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(vec![key]);
+                }
             }
         }
     }

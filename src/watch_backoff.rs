@@ -49,7 +49,10 @@ mod tests {
         let nominal = [500u64, 1000, 2000, 4000, 5000, 5000, 5000, 5000];
         for (wait, nominal) in waits.iter().zip(nominal) {
             let nominal = Duration::from_millis(nominal);
-            assert!(*wait <= nominal && *wait >= nominal / 2, "{wait:?} vs {nominal:?}");
+            assert!(
+                *wait <= nominal && *wait >= nominal / 2,
+                "{wait:?} vs {nominal:?}"
+            );
         }
         b.reset();
         assert!(b.next().unwrap() <= Duration::from_millis(500));

@@ -1177,4 +1177,3 @@ async fn sts_validation_errors_and_admin_settings_over_http() {
     let (s, _) = sim.admin("GET", "calls?stsIssued=maybe", Value::Null).await;
     assert_eq!(s, 400);
 }
-

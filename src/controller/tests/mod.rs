@@ -10,6 +10,7 @@
 //!   [`MockChatGroupApi`] that records each call's arguments and refuses calls beyond the
 //!   scripted ones.
 
+mod cache;
 mod conditions;
 mod conflict;
 mod credentials;

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# `make bench`: proves the operator is cheap at 10,000 ChatGroups. Starts the local control
+# plane and the CAMS simulator, loads the ChatGroups concurrently through the API with the
+# operator stopped, then starts the operator (release build) and the clock for each scenario,
+# and prints one table of figures. Writes bench/results/<date>.md and the README's
+# Performance section. Not part of `make test`. Takes about 10 minutes on 2 cores.
+#
+# Environment (defaults are the issue's scenarios):
+#   CAMS_BENCH_N           the large N (10000)         CAMS_BENCH_N_SMALL  the small N (1000)
+#   CAMS_BENCH_WORK        scratch folder (.bench)     CAMS_BENCH_KEEP=1   keep it afterwards
+#   CAMS_BENCH_README=0    do not update README.md
+set -euo pipefail
+source "$(dirname "$0")/../hack/lib.sh"
+cd "$ROOT"
+
+N_LARGE="${CAMS_BENCH_N:-10000}"
+N_SMALL="${CAMS_BENCH_N_SMALL:-1000}"
+WORK="${CAMS_BENCH_WORK:-$ROOT/.bench}"
+QPS=100            # CAMS limit: the operator's client limiter…
+BUCKET=110         # …and the simulator's bucket (rate and size)
+LATENCY_MS=50      # simulator latency, throttled scenarios
+FAST_LATENCY_MS=10 # simulator latency, unthrottled scenario
+CONCURRENCY=16     # >= QPS x latency (100 x 0.05 s = 5) with room for the API calls
+FAST_CONCURRENCY=64
+LOAD_CONCURRENCY=64
+AK=bench-access-key-id
+SK=bench-access-key-secret
+
+label_n() { local n=$1; if ((n % 1000 == 0)); then echo "$((n / 1000))k"; else echo "$n"; fi; }
+SMALL="$(label_n "$N_SMALL")"; LARGE="$(label_n "$N_LARGE")"
+
+SIM_PID=""
+started=$SECONDS
+cleanup() {
+  local rc=$?
+  stop_pid "$SIM_PID"
+  bash "$CLUSTER" down "$WORK/cluster" >/dev/null 2>&1 || true
+  if [[ $rc -ne 0 ]]; then
+    say "bench failed (exit $rc) after $((SECONDS - started))s; logs kept in $WORK"
+  elif [[ "${CAMS_BENCH_KEEP:-0}" != 1 ]]; then
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+rm -rf "$WORK"; mkdir -p "$WORK"
+RESULTS="$WORK/results.jsonl"
+
+step=0; STEPS=11
+next() { step=$((step + 1)); say "[$step/$STEPS] $* ($((SECONDS - started))s so far)"; }
+
+next "building the release binaries and the bench harness (cargo build --release; first time: several minutes)"
+cargo build --release --bins --example bench-loader 2>&1 | grep -E '^(error|warning: unused)|Compiling cams-operator|Finished' || true
+[[ -x target/release/cams-operator && -x target/release/examples/bench-loader ]] || { echo "release build failed" >&2; exit 1; }
+OP="$ROOT/target/release/cams-operator"
+LOADER="$ROOT/target/release/examples/bench-loader"
+
+next "building (or finding cached) the local control plane"
+bash "$CLUSTER" build
+next "starting kube-apiserver + etcd in $WORK/cluster"
+bash "$CLUSTER" up "$WORK/cluster"
+set -a; source "$WORK/cluster/env"; set +a
+install_crd
+
+next "starting the CAMS simulator (release build) and seeding its groups"
+rm -f "$WORK/simulator.port"
+"$ROOT/target/release/cams-simulator" --listen 127.0.0.1:0 --port-file "$WORK/simulator.port" \
+  --access-key "$AK:$SK" --call-log-capacity 200000 >"$WORK/simulator.log" 2>&1 &
+SIM_PID=$!
+for _ in $(seq 1 100); do [[ -s "$WORK/simulator.port" ]] && break; sleep 0.1; done
+[[ -s "$WORK/simulator.port" ]] || { cat "$WORK/simulator.log" >&2; echo "simulator did not start" >&2; exit 1; }
+SIM_URL="http://127.0.0.1:$(cat "$WORK/simulator.port")"
+say "simulator on $SIM_URL"
+"$LOADER" seed --sim "$SIM_URL" --tenant "bench-$SMALL" --count "$N_SMALL" --latency-ms $LATENCY_MS --bucket-rate $BUCKET --bucket-burst $BUCKET
+"$LOADER" seed --sim "$SIM_URL" --tenant "bench-$LARGE" --count "$N_LARGE" --latency-ms $LATENCY_MS --bucket-rate $BUCKET --bucket-burst $BUCKET
+"$LOADER" seed --sim "$SIM_URL" --tenant "bench-fast" --count "$N_LARGE" --latency-ms $FAST_LATENCY_MS
+
+next "loading $((N_SMALL + 2 * N_LARGE)) ChatGroups through the API ($LOAD_CONCURRENCY at once), operator stopped"
+for spec in "bench-$SMALL:$N_SMALL" "bench-$LARGE:$N_LARGE" "bench-fast:$N_LARGE" "bench-idle:0"; do
+  ns="${spec%%:*}"; n="${spec##*:}"
+  "$LOADER" load --namespace "$ns" --count "$n" --concurrency $LOAD_CONCURRENCY \
+    --tenant "$ns" --access-key-id "$AK" --access-key-secret "$SK" --out "$RESULTS"
+done
+
+# measure LABEL MODE NAMESPACE N PARAMS FLOOR_QPS [operator flags...]
+measure() {
+  local label=$1 mode=$2 ns=$3 n=$4 params=$5 floor=$6; shift 6
+  local floor_args=()
+  [[ -n "$floor" ]] && floor_args=(--floor-qps "$floor")
+  "$LOADER" measure --mode "$mode" --label "$label" --params "$params" --namespace "$ns" \
+    --count "$n" "${floor_args[@]}" --sim "$SIM_URL" --tenant "$ns" --cluster-dir "$WORK/cluster" \
+    --log "$WORK/operator-$label.log" --out "$RESULTS" -- \
+    "$OP" run --namespaces "$ns" --endpoint "$SIM_URL" --replica-id "bench-$label" \
+    --log-format json --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 "$@"
+}
+THROTTLED="simulator latency ${LATENCY_MS} ms, CAMS limit ${QPS} QPS (operator --qps ${QPS} --burst 20, simulator bucket ${BUCKET}/s, size ${BUCKET}), --concurrency ${CONCURRENCY}"
+FAST="simulator latency ${FAST_LATENCY_MS} ms, no CAMS limit (--qps 0, no bucket), --concurrency ${FAST_CONCURRENCY}"
+
+next "idle: the operator on an empty namespace"
+measure idle idle bench-idle 0 "empty namespace" "" --qps $QPS --concurrency $CONCURRENCY
+next "cold converge, N=$N_SMALL (floor $((N_SMALL / QPS)) s)"
+measure "converge-$SMALL" converge "bench-$SMALL" "$N_SMALL" "$THROTTLED" $QPS --qps $QPS --burst 20 --concurrency $CONCURRENCY
+next "cold converge, N=$N_LARGE (floor $((N_LARGE / QPS)) s)"
+measure "converge-$LARGE" converge "bench-$LARGE" "$N_LARGE" "$THROTTLED" $QPS --qps $QPS --burst 20 --concurrency $CONCURRENCY
+next "restart with $N_LARGE synced ChatGroups"
+measure "restart-$LARGE" restart "bench-$LARGE" "$N_LARGE" "all $N_LARGE Ready and synced; same flags as the converge" "" --qps $QPS --burst 20 --concurrency $CONCURRENCY
+next "unthrottled converge, N=$N_LARGE"
+measure "unthrottled-$LARGE" converge bench-fast "$N_LARGE" "$FAST" "" --qps 0 --concurrency $FAST_CONCURRENCY
+
+next "criterion: signing one UpdateChatGroup request (cargo bench --bench signer)"
+cargo bench --bench signer -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E 'Compiling cams|Finished|time:|sign_update' || true
+
+say "results"
+date_tag="$(date +%Y-%m-%d)"
+mkdir -p bench/results
+readme_args=()
+[[ "${CAMS_BENCH_README:-1}" == 1 && "$N_LARGE" == 10000 ]] && readme_args=(--readme README.md)
+"$LOADER" report --results "$RESULTS" --criterion target/criterion \
+  --markdown "bench/results/$date_tag.md" --wall-secs $((SECONDS - started)) "${readme_args[@]}"
+cp "$RESULTS" "bench/results/$date_tag.jsonl"
+say "make bench done in $((SECONDS - started))s"
