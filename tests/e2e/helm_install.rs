@@ -350,7 +350,7 @@ async fn scenario(
         rules.join("\n  ")
     );
     // Least privilege: nothing beyond what the operator uses.
-    let denied: [&[&str]; 7] = [
+    let denied: [&[&str]; 8] = [
         &["get", "configmaps"],
         &["create", "secrets"],
         &["update", "secrets"],
@@ -358,6 +358,7 @@ async fn scenario(
         &["delete", "chatgroups.cams.dev"],
         &["update", "chatgroups.cams.dev", "--subresource=status"],
         &["create", "events"], // core/v1 events: the recorder writes events.k8s.io only
+        &["patch", "events.events.k8s.io"], // every event is created anew
     ];
     for check in denied {
         let mut args = check.to_vec();
@@ -372,7 +373,7 @@ async fn scenario(
         &["watch", "chatgroups.cams.dev"],
         &["patch", "chatgroups.cams.dev", "--subresource=status"],
         &["get", "secrets"],
-        &["patch", "events.events.k8s.io"],
+        &["create", "events.events.k8s.io"],
     ];
     for check in allowed {
         let mut args = check.to_vec();

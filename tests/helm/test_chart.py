@@ -20,7 +20,7 @@ OPERATOR_RULES = [
     {"apiGroups": ["cams.dev"], "resources": ["chatgroups"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["cams.dev"], "resources": ["chatgroups/status"], "verbs": ["patch"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
 ]
 
 

@@ -72,7 +72,7 @@ the operator makes:
 - chatgroups/status: patch (server-side apply of status);
 - secrets: list + watch (a metadata watch re-queues ChatGroups when their Secret changes),
   get (reads the Secret a ChatGroup names);
-- events.k8s.io events: create, and patch for repeated events (kube's recorder).
+- events.k8s.io events: create (every event is a new one; none is patched).
 */}}
 {{- define "cams-operator.rules" -}}
 - apiGroups: ["cams.dev"]
@@ -86,7 +86,7 @@ the operator makes:
   verbs: ["get", "list", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}
 
 {{/* Checks combinations of values the schema cannot express; fails the render. */}}
