@@ -118,6 +118,12 @@ impl World {
             }]}),
         )
         .await;
+        self.manifest(name, group_id, &spec_extra)
+    }
+
+    /// A ChatGroup manifest for a group of this test's tenant, using its Secret, with
+    /// `spec_extra` merged into the spec.
+    pub fn manifest(&self, name: &str, group_id: &str, spec_extra: &Value) -> ChatGroup {
         let mut spec = json!({
             "businessNumber": "8613800001234",
             "custSpaceId": self.tenant,
@@ -303,32 +309,39 @@ pub struct Operator {
 
 impl Operator {
     fn start(world: &World, extra: &[&str]) -> Operator {
-        Self::start_with_env(world, extra, &[])
+        Self::spawn(world, &format!("e2e-{}", world.ns), &world.ns, extra, &[])
     }
 
-    fn start_with_env(world: &World, extra: &[&str], env: &[(&str, &str)]) -> Operator {
+    /// The one place the operator binary is started: against this run's simulator, with
+    /// JSON logs into a file under the work folder, and the operator's own credentials
+    /// removed from the environment (tests pass them in `env` when they want them).
+    fn spawn(
+        world: &World,
+        replica_id: &str,
+        namespaces: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Operator {
         let log = world.env.work.join(format!(
-            "{}-operator-{:04x}.log",
+            "{}-operator-{replica_id}-{:04x}.log",
             world.ns,
             rand::random::<u16>()
         ));
         let file = std::fs::File::create(&log).expect("operator log file");
-        let mut cmd = tokio::process::Command::new(&world.env.operator_bin);
-        cmd.arg("run")
-            .arg("--namespaces")
-            .arg(&world.ns)
-            .arg("--endpoint")
-            .arg(&world.env.simulator)
-            .arg("--replica-id")
-            .arg(format!("e2e-{}", world.ns))
-            .arg("--log-format")
-            .arg("json")
+        let child = tokio::process::Command::new(&world.env.operator_bin)
+            .arg("run")
+            .args(["--namespaces", namespaces])
+            .args(["--endpoint", &world.env.simulator])
+            .args(["--replica-id", replica_id])
+            .args(["--log-format", "json"])
             // Many operators share this machine: let each bind free loopback ports (the
             // bound addresses are logged as "serving metrics on ADDR").
-            .arg("--metrics-addr")
-            .arg("127.0.0.1:0")
-            .arg("--health-addr")
-            .arg("127.0.0.1:0")
+            .args([
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--health-addr",
+                "127.0.0.1:0",
+            ])
             .args(extra)
             .env("RUST_LOG", "info,cams_operator=debug")
             .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
@@ -336,8 +349,9 @@ impl Operator {
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::from(file))
-            .kill_on_drop(true);
-        let child = cmd.spawn().expect("start cams-operator");
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start cams-operator");
         Operator {
             child: Some(child),
             log,
@@ -380,41 +394,7 @@ impl World {
         } else {
             namespaces.join(",")
         };
-        let log = self.env.work.join(format!(
-            "{}-operator-{replica_id}-{:04x}.log",
-            self.ns,
-            rand::random::<u16>()
-        ));
-        let file = std::fs::File::create(&log).expect("operator log file");
-        let child = tokio::process::Command::new(&self.env.operator_bin)
-            .arg("run")
-            .arg("--namespaces")
-            .arg(namespaces)
-            .arg("--endpoint")
-            .arg(&self.env.simulator)
-            .arg("--replica-id")
-            .arg(replica_id)
-            .arg("--log-format")
-            .arg("json")
-            // Many operators share this machine: let each bind free loopback ports (the
-            // bound addresses are logged as "serving metrics on ADDR").
-            .arg("--metrics-addr")
-            .arg("127.0.0.1:0")
-            .arg("--health-addr")
-            .arg("127.0.0.1:0")
-            .args(extra)
-            .env("RUST_LOG", "info,cams_operator=debug")
-            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
-            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start cams-operator");
-        Operator {
-            child: Some(child),
-            log,
-        }
+        Operator::spawn(self, replica_id, &namespaces, extra, &[])
     }
 
     /// Creates a second namespace `<ns>-<suffix>` for this test, with a Secret
@@ -659,25 +639,7 @@ impl World {
             .await;
         ids.iter()
             .enumerate()
-            .map(|(i, id)| {
-                let mut spec = json!({
-                    "businessNumber": "8613800001234",
-                    "custSpaceId": self.tenant,
-                    "groupId": id,
-                    "credentialsSecretRef": {"name": "cams-credentials"},
-                });
-                if let (Some(base), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
-                    for (k, v) in extra {
-                        base.insert(k.clone(), v.clone());
-                    }
-                }
-                serde_json::from_value(json!({
-                    "apiVersion": "cams.dev/v1alpha1", "kind": "ChatGroup",
-                    "metadata": {"name": format!("{prefix}-{i:04}"), "namespace": self.ns},
-                    "spec": spec,
-                }))
-                .expect("valid ChatGroup")
-            })
+            .map(|(i, id)| self.manifest(&format!("{prefix}-{i:04}"), id, &spec_extra))
             .collect()
     }
 
@@ -779,7 +741,7 @@ impl Operator {
 impl World {
     /// Starts the operator with extra environment variables (e.g. the RRSA role variables).
     pub fn operator_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Operator {
-        Operator::start_with_env(self, extra, env)
+        Operator::spawn(self, &format!("e2e-{}", self.ns), &self.ns, extra, env)
     }
 
     /// All simulator calls of `action` (any tenant) with a sequence number above `since`.
