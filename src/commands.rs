@@ -8,8 +8,8 @@ use kube::runtime::events::Reporter;
 use kube::CustomResourceExt;
 
 use crate::cams::{
-    CamsClient, ClientConfig, ClientOptions, Endpoint, EndpointPolicy, Freshness, RateLimit,
-    SignatureVersion,
+    CamsClient, ClientConfig, ClientOptions, Endpoint, EndpointPolicy, Freshness, ProxySettings,
+    RateLimit, SignatureVersion,
 };
 use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
 use crate::controller::{self, Context, WatchScope};
@@ -62,6 +62,7 @@ fn client_options(args: &CamsArgs, metrics: Option<Arc<Metrics>>) -> anyhow::Res
         None => None,
     };
     Ok(ClientOptions {
+        proxy: ProxySettings::from_lookup(|k| std::env::var(k).ok()),
         observer: metrics.map(|m| Arc::new(CamsObserver(m)) as Arc<dyn crate::cams::CallObserver>),
         rate_limit: (args.qps > 0.0).then_some(RateLimit {
             qps: args.qps,

@@ -52,9 +52,40 @@ pub trait CallObserver: Send + Sync + std::fmt::Debug {
     fn on_rate_limited(&self, waited: Duration);
 }
 
+/// Proxies for the CAMS connection, as `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` give them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// Proxy URL for https:// endpoints (CONNECT tunnel).
+    pub https: Option<String>,
+    /// Proxy URL for http:// endpoints (an override such as a local simulator).
+    pub http: Option<String>,
+    /// Hosts that bypass the proxy (curl's NO_PROXY syntax).
+    pub no_proxy: Option<String>,
+}
+
+impl ProxySettings {
+    /// Reads the conventional variables, upper case first, then lower case.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |upper: &str, lower: &str| {
+            lookup(upper)
+                .or_else(|| lookup(lower))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Self {
+            https: get("HTTPS_PROXY", "https_proxy"),
+            http: get("HTTP_PROXY", "http_proxy"),
+            no_proxy: get("NO_PROXY", "no_proxy"),
+        }
+    }
+}
+
 /// Optional parts of a client.
 #[derive(Clone, Debug, Default)]
 pub struct ClientOptions {
+    /// Proxies; none by default (the process environment is read by the caller, so what the
+    /// client does never depends on hidden global state).
+    pub proxy: ProxySettings,
     /// Where to report requests (metrics).
     pub observer: Option<Arc<dyn CallObserver>>,
     /// Client-side rate limit, kept per AccessKeyId, region and action.
@@ -63,8 +94,7 @@ pub struct ClientOptions {
     pub extra_ca_pem: Option<Vec<u8>>,
 }
 
-/// A CAMS client over HTTPS (or HTTP to an explicit override). Proxies come from
-/// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`.
+/// A CAMS client over HTTPS (or HTTP to an explicit override), optionally through a proxy.
 #[derive(Clone, Debug)]
 pub struct CamsClient {
     http: reqwest::Client,
@@ -84,7 +114,31 @@ impl CamsClient {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        let no_proxy = || {
+            options
+                .proxy
+                .no_proxy
+                .as_deref()
+                .and_then(reqwest::NoProxy::from_string)
+        };
+        let bad_proxy =
+            |e: reqwest::Error| CamsError::InvalidEndpoint(format!("proxy: {}", e.without_url()));
+        if let Some(url) = &options.proxy.https {
+            builder = builder.proxy(
+                reqwest::Proxy::https(url)
+                    .map_err(bad_proxy)?
+                    .no_proxy(no_proxy()),
+            );
+        }
+        if let Some(url) = &options.proxy.http {
+            builder = builder.proxy(
+                reqwest::Proxy::http(url)
+                    .map_err(bad_proxy)?
+                    .no_proxy(no_proxy()),
+            );
+        }
         if let Some(pem) = &options.extra_ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| CamsError::InvalidCaBundle(e.without_url().to_string()))?;
@@ -313,3 +367,7 @@ impl ChatGroupApi for CamsClient {
         .await
     }
 }
+
+#[cfg(test)]
+#[path = "client_tls_tests.rs"]
+mod tls_tests;

@@ -13,7 +13,9 @@ pub mod response;
 pub mod secret;
 pub mod sign;
 
-pub use client::{CallObserver, CamsClient, ChatGroupApi, ClientConfig, ClientOptions};
+pub use client::{
+    CallObserver, CamsClient, ChatGroupApi, ClientConfig, ClientOptions, ProxySettings,
+};
 pub use credentials::Credentials;
 pub use endpoint::{Endpoint, EndpointPolicy};
 pub use error::{CamsError, ErrorClass};
