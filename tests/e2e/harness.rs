@@ -217,21 +217,25 @@ impl World {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// GETs a simulator admin URL and decodes its JSON.
+    pub async fn sim_get(&self, url: &str) -> Value {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("simulator admin call")
+            .json()
+            .await
+            .expect("simulator admin JSON")
+    }
+
     /// The simulator's log of this tenant's calls of `action`.
     pub async fn calls(&self, action: &str) -> Vec<Value> {
         let url = format!(
             "{}/admin/calls?custSpaceId={}&action={action}",
             self.env.simulator, self.tenant
         );
-        let v: Value = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .expect("calls")
-            .json()
-            .await
-            .expect("calls JSON");
+        let v = self.sim_get(&url).await;
         let list = v.get("calls").cloned().unwrap_or(v);
         list.as_array().cloned().unwrap_or_default()
     }
@@ -598,15 +602,7 @@ impl World {
                 "{}/admin/calls?custSpaceId={}&action={action}&since={since}&limit=10000",
                 self.env.simulator, self.tenant
             );
-            let v: Value = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .expect("calls")
-                .json()
-                .await
-                .expect("calls JSON");
+            let v = self.sim_get(&url).await;
             let page = v["calls"].as_array().cloned().unwrap_or_default();
             let full = page.len() == 10000;
             if let Some(last) = page.last() {
@@ -750,15 +746,7 @@ impl World {
             "{}/admin/calls?action={action}&since={since}",
             self.env.simulator
         );
-        let v: Value = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .expect("calls")
-            .json()
-            .await
-            .expect("calls JSON");
+        let v = self.sim_get(&url).await;
         v.get("calls")
             .and_then(Value::as_array)
             .cloned()
@@ -777,15 +765,7 @@ impl World {
     /// The simulator's last call sequence number (any tenant), to mark a point before a step.
     pub async fn last_seq(&self) -> u64 {
         let url = format!("{}/admin/calls?limit=0", self.env.simulator);
-        let v: Value = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .expect("calls")
-            .json()
-            .await
-            .expect("calls JSON");
+        let v = self.sim_get(&url).await;
         v["lastSeq"].as_u64().unwrap_or(0)
     }
 }

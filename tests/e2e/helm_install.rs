@@ -260,15 +260,7 @@ async fn tenant_calls(world: &World) -> usize {
         "{}/admin/calls?custSpaceId={}&limit=10000",
         world.env.simulator, world.tenant
     );
-    let v: serde_json::Value = world
-        .http
-        .get(&url)
-        .send()
-        .await
-        .expect("calls")
-        .json()
-        .await
-        .expect("calls JSON");
+    let v = world.sim_get(&url).await;
     v["calls"].as_array().map(Vec::len).unwrap_or(0)
 }
 
