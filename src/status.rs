@@ -320,13 +320,17 @@ pub fn judge(obj: &ChatGroup, outcome: &Outcome, input: &JudgeInput<'_>) -> Judg
                 }
                 ErrorClass::Forbidden => (reason::FORBIDDEN, "Forbidden", true),
                 ErrorClass::Terminal => (reason::INVALID_SPEC, "InvalidSpec", true),
+                ErrorClass::Configuration => {
+                    ("ConfigurationError", "ConfigurationError", true)
+                }
+                ErrorClass::RegionNotAllowed => ("RegionNotAllowed", "RegionNotAllowed", true),
             };
             let attempts = match &current.retry {
                 Some(r) if r.generation == generation => r.attempts.saturating_add(1),
                 _ => 1,
             };
             let (retry, requeue, when) = match class {
-                ErrorClass::Terminal => (
+                ErrorClass::Terminal | ErrorClass::Configuration | ErrorClass::RegionNotAllowed => (
                     None,
                     Requeue::OnChange,
                     "no retry until the spec changes".to_string(),

@@ -22,6 +22,12 @@ pub enum ErrorClass {
     Freshness,
     /// The request itself is wrong: nothing changes until the spec does.
     Terminal,
+    /// The operator's own settings are wrong (endpoint, CA bundle): nothing changes until the
+    /// operator is restarted with fixed settings.
+    Configuration,
+    /// The object's region is outside the operator's `--regions` allowlist: no request is
+    /// built.
+    RegionNotAllowed,
 }
 
 impl ErrorClass {
@@ -58,6 +64,8 @@ impl ErrorClass {
             Self::Forbidden => "forbidden",
             Self::Freshness => "freshness",
             Self::Terminal => "terminal",
+            Self::Configuration => "configuration",
+            Self::RegionNotAllowed => "region_not_allowed",
         }
     }
 }
@@ -103,6 +111,14 @@ pub enum CamsError {
     /// The extra CA bundle cannot be used.
     #[error("invalid CA bundle: {0}")]
     InvalidCaBundle(String),
+    /// The region is outside the operator's `--regions` allowlist.
+    #[error("region {region:?} is not in the operator's allowed regions ({allowed}); use one of them or ask the operator's administrators to add it to --regions")]
+    RegionNotAllowed {
+        /// The region asked for.
+        region: String,
+        /// The allowlist, comma-separated.
+        allowed: String,
+    },
     /// The request would go to a host the operator does not allow.
     #[error("refusing to send a CAMS request to {0}: only cams.<region>.aliyuncs.com or the configured endpoint are allowed")]
     HostNotAllowed(String),
@@ -125,10 +141,11 @@ impl CamsError {
             Self::Undecodable { .. } | Self::Transport(_) | Self::Timeout(_) => {
                 ErrorClass::Retryable
             }
-            Self::InvalidRegion(_)
-            | Self::InvalidEndpoint(_)
-            | Self::InvalidCaBundle(_)
-            | Self::HostNotAllowed(_) => ErrorClass::Terminal,
+            Self::InvalidRegion(_) => ErrorClass::Terminal,
+            Self::RegionNotAllowed { .. } => ErrorClass::RegionNotAllowed,
+            Self::InvalidEndpoint(_) | Self::InvalidCaBundle(_) | Self::HostNotAllowed(_) => {
+                ErrorClass::Configuration
+            }
         }
     }
 
