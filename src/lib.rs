@@ -7,6 +7,7 @@ pub mod controller;
 pub mod credentials;
 pub mod leader;
 pub mod metrics;
+pub mod outcome;
 pub mod plan;
 pub mod resource;
 pub mod server;

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -12,13 +12,107 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::cams::client::CallObserver;
+use crate::outcome::{Row, TABLE};
+
+/// How a reconcile ended: a row of the outcome table, or one of the ways that end before or
+/// beside it.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ReconcileLabel {
+    /// A row of the outcome table (its `label`).
+    Row(Row),
+    /// Nothing to call: the spec was already applied.
+    UpToDate,
+    /// A retry is scheduled later.
+    Waiting,
+    /// A terminal error waits for a spec change.
+    AwaitingSpecChange,
+    /// The watch brought back this process's own status write: nothing to do.
+    OwnWrite,
+    /// The object was deleted while being re-read.
+    Gone,
+    /// A CAMS call's outcome could not be written to status yet (retried with backoff,
+    /// without a second call).
+    StatusNotRecorded,
+    /// An outcome written on a later try.
+    StatusRecorded,
+    /// A Kubernetes API error.
+    KubeError,
+    /// A Kubernetes API timeout.
+    KubeTimeout,
+    /// The object had no namespace.
+    NoNamespace,
+}
+
+impl ReconcileLabel {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Row(row) => row.spec().label,
+            Self::UpToDate => "up_to_date",
+            Self::Waiting => "waiting",
+            Self::AwaitingSpecChange => "awaiting_spec_change",
+            Self::OwnWrite => "own_write",
+            Self::Gone => "gone",
+            Self::StatusNotRecorded => "status_not_recorded",
+            Self::StatusRecorded => "status_recorded",
+            Self::KubeError => "kube_error",
+            Self::KubeTimeout => "kube_timeout",
+            Self::NoNamespace => "no_namespace",
+        }
+    }
+
+    /// Every value, for documentation and tests.
+    pub fn all() -> Vec<ReconcileLabel> {
+        let mut all: Vec<_> = TABLE.iter().map(|r| Self::Row(r.row)).collect();
+        all.extend([
+            Self::UpToDate,
+            Self::Waiting,
+            Self::AwaitingSpecChange,
+            Self::OwnWrite,
+            Self::Gone,
+            Self::StatusNotRecorded,
+            Self::StatusRecorded,
+            Self::KubeError,
+            Self::KubeTimeout,
+            Self::NoNamespace,
+        ]);
+        all
+    }
+}
+
+impl EncodeLabelValue for ReconcileLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
+/// The result of a status write.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum WriteResult {
+    /// Written.
+    Ok,
+    /// The API server refused or failed.
+    Error,
+    /// No answer in time.
+    Timeout,
+}
+
+impl EncodeLabelValue for WriteResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let value = match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+        };
+        std::fmt::Write::write_str(encoder, value)
+    }
+}
 
 /// Labels of the reconcile counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    /// accepted, up_to_date, paused, conflict, waiting, throttled, retryable, credentials,
-    /// forbidden, freshness, terminal, kube_error, kube_timeout.
-    pub outcome: String,
+    /// How the reconcile ended.
+    pub outcome: ReconcileLabel,
 }
 
 /// Labels of the CAMS request counter.
@@ -50,7 +144,7 @@ pub struct StateLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     /// ok, error or timeout.
-    pub result: String,
+    pub result: WriteResult,
 }
 
 /// Every metric the operator exports.
@@ -68,6 +162,8 @@ pub struct Metrics {
     pub rate_limiter_wait: Histogram,
     /// Status writes by result.
     pub status_writes: Family<ResultLabels, Counter>,
+    /// Status writes repeated after a failed one, instead of a second CAMS call.
+    pub status_write_retries: Counter,
     /// ChatGroups by condition and status.
     pub objects: Family<StateLabels, Gauge>,
     /// 1 while this replica holds the Lease (or runs without leader election).
@@ -122,6 +218,12 @@ impl Default for Metrics {
             "Status writes to the API server, by result",
             status_writes.clone(),
         );
+        let status_write_retries = Counter::default();
+        registry.register(
+            "status_write_retries",
+            "Status writes repeated (with the object's backoff) after a write that failed following a CAMS call; the call is not repeated",
+            status_write_retries.clone(),
+        );
         let objects = Family::<StateLabels, Gauge>::default();
         registry.register(
             "chatgroups",
@@ -142,6 +244,7 @@ impl Default for Metrics {
             cams_request_duration,
             rate_limiter_wait,
             status_writes,
+            status_write_retries,
             objects,
             leader,
             ready: AtomicBool::new(false),
@@ -160,22 +263,23 @@ impl Metrics {
     }
 
     /// Counts one reconcile.
-    pub fn reconciled(&self, outcome: &str, duration: Duration) {
+    pub fn reconciled(&self, outcome: ReconcileLabel, duration: Duration) {
         self.reconciles
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_string(),
-            })
+            .get_or_create(&OutcomeLabels { outcome })
             .inc();
         self.reconcile_duration.observe(duration.as_secs_f64());
     }
 
     /// Counts one status write.
-    pub fn status_write(&self, result: &str) {
+    pub fn status_write(&self, result: WriteResult) {
         self.status_writes
-            .get_or_create(&ResultLabels {
-                result: result.to_string(),
-            })
+            .get_or_create(&ResultLabels { result })
             .inc();
+    }
+
+    /// Counts one repeated status write.
+    pub fn status_write_retried(&self) {
+        self.status_write_retries.inc();
     }
 
     /// Sets the object-state gauges from counts.
@@ -234,8 +338,8 @@ mod tests {
     #[test]
     fn exposition_has_every_family_and_no_per_object_labels() {
         let m = Arc::new(Metrics::default());
-        m.reconciled("accepted", Duration::from_millis(3));
-        m.status_write("ok");
+        m.reconciled(ReconcileLabel::Row(Row::Accepted), Duration::from_millis(3));
+        m.status_write(WriteResult::Ok);
         let observer = CamsObserver(m.clone());
         observer.on_request("UpdateChatGroup", "OK", Duration::from_millis(20));
         observer.on_request("UpdateChatGroup", "OK", Duration::from_millis(20));

@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 
 use crate::cams::sign::sha256_hex;
 use crate::cams::{Endpoint, UpdateChatGroup};
+use crate::outcome::Reason;
+use crate::resource::ConditionType;
 use crate::resource::{ChatGroup, ChatGroupSpec};
-use crate::status::{condition, condition_reason, reason};
+use crate::status::has_new_token;
 
 /// Version prefix of [`applied_hash`]; bump it when the hashed form changes.
 pub const HASH_VERSION: &str = "v1";
@@ -68,13 +70,12 @@ pub fn decide(
     }
     let status = obj.status.clone().unwrap_or_default();
     let generation = obj.metadata.generation;
-    let token = obj.reconcile_token();
-    let new_token = token.is_some() && token != status.last_handled_reconcile_at.as_deref();
+    let new_token = has_new_token(obj, &status);
+    let synced_reason = status.reason(ConditionType::Synced);
 
     if let Some(retry) = &status.retry {
         if retry.generation == generation {
-            let secret_changed = condition_reason(&status, condition::SYNCED).as_deref()
-                == Some(reason::CREDENTIALS_INVALID)
+            let secret_changed = synced_reason == Some(Reason::CredentialsInvalid.as_str())
                 && credentials_version.is_some()
                 && credentials_version != retry.credentials_version.as_deref();
             if let Some(at) = parse_time(&retry.next_retry_time) {
@@ -84,14 +85,13 @@ pub fn decide(
             }
         }
     }
+    // A failed call withdraws `appliedHash` (status::judge), so a match here means the last
+    // call for exactly this desired state was accepted and nothing has failed since.
     if status.applied_hash.as_deref() == Some(desired_hash) && !new_token {
         return Decision::UpToDate;
     }
     let judged_this_generation = status.observed_generation == generation && generation.is_some();
-    if judged_this_generation
-        && !new_token
-        && condition_reason(&status, condition::SYNCED).as_deref() == Some(reason::INVALID_SPEC)
-    {
+    if judged_this_generation && !new_token && synced_reason == Some(Reason::InvalidSpec.as_str()) {
         return Decision::AwaitSpecChange;
     }
     Decision::Apply

@@ -6,6 +6,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::outcome::ConditionType;
+
 /// Annotation that stops all CAMS calls for the object while it is `"true"`.
 pub const PAUSED_ANNOTATION: &str = "cams.dev/paused";
 /// Annotation whose new value forces one re-apply of the current spec.
@@ -191,6 +193,28 @@ pub struct RetryStatus {
     /// a different one retries at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_version: Option<String>,
+}
+
+impl ChatGroupStatus {
+    /// The condition of this type, if present.
+    pub fn condition(&self, type_: ConditionType) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_.as_str())
+    }
+
+    /// Whether the condition of this type is present and True.
+    pub fn is_true(&self, type_: ConditionType) -> bool {
+        self.condition(type_).is_some_and(|c| c.status == "True")
+    }
+
+    /// The reason of the condition of this type, if present.
+    pub fn reason(&self, type_: ConditionType) -> Option<&str> {
+        self.condition(type_).map(|c| c.reason.as_str())
+    }
+
+    /// The message of the condition of this type, if present.
+    pub fn message_of(&self, type_: ConditionType) -> Option<&str> {
+        self.condition(type_).map(|c| c.message.as_str())
+    }
 }
 
 impl ChatGroup {

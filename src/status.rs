@@ -1,5 +1,5 @@
-//! The contract's outcome table as code: from an outcome to the next status, its conditions
-//! and its event. Pure: the clock and the jitter come in as arguments.
+//! Applies the outcome table ([`crate::outcome::TABLE`]): from an outcome to the next status,
+//! its conditions and its event. Pure: the clock and the jitter come in as arguments.
 
 use std::time::Duration;
 
@@ -7,43 +7,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::cams::{Envelope, ErrorClass};
+pub use crate::outcome::{ConditionType, EventKind, Reason};
+use crate::outcome::{Next, ReadyRule, Row, RowSpec};
 use crate::resource::{ChatGroup, ChatGroupStatus, RetryStatus};
-
-/// Condition reasons, one per row of the outcome table.
-pub mod reason {
-    /// Ready True.
-    pub const AVAILABLE: &str = "Available";
-    /// Synced True.
-    pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
-    /// Throttled by CAMS.
-    pub const THROTTLED: &str = "Throttled";
-    /// Any other retryable failure.
-    pub const RECONCILE_ERROR: &str = "ReconcileError";
-    /// Credentials missing, unusable or rejected.
-    pub const CREDENTIALS_INVALID: &str = "CredentialsInvalid";
-    /// Credentials valid but not allowed.
-    pub const FORBIDDEN: &str = "Forbidden";
-    /// Request timestamp or nonce rejected.
-    pub const CLOCK_SKEW: &str = "ClockSkew";
-    /// The spec itself was refused.
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    /// `cams.dev/paused`.
-    pub const RECONCILE_PAUSED: &str = "ReconcilePaused";
-    /// Another ChatGroup names the same group.
-    pub const CONFLICT: &str = "Conflict";
-    /// Stalled False.
-    pub const PROGRESSING: &str = "Progressing";
-}
-
-/// Condition types.
-pub mod condition {
-    /// CAMS accepted the current generation.
-    pub const READY: &str = "Ready";
-    /// The last reconcile reached CAMS and succeeded.
-    pub const SYNCED: &str = "Synced";
-    /// A person must act (kstatus).
-    pub const STALLED: &str = "Stalled";
-}
 
 /// What happened in one reconcile.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,34 +24,52 @@ pub enum Outcome {
     /// CAMS already has this spec; no call was made.
     UpToDate,
     /// The call (or what precedes it, such as reading credentials) failed.
-    Failed {
-        /// The outcome-table row.
-        class: ErrorClass,
-        /// A scrubbed, human-readable reason.
-        message: String,
-        /// The error envelope CAMS sent, if any.
-        envelope: Option<Envelope>,
-        /// `x-acs-retry-after`, if sent.
-        retry_after: Option<Duration>,
-        /// Whether a CAMS call was made.
-        called: bool,
-    },
+    Failed(Failure),
     /// `cams.dev/paused`: no call.
     Paused,
-    /// An older ChatGroup (`namespace/name`) names the same group: no call.
+    /// An older ChatGroup manages the same group: no call.
     Conflict {
-        /// The older ChatGroup.
+        /// How the message names it: `namespace/name` in the same namespace, a neutral phrase
+        /// otherwise (a message never names an object in another namespace).
         older: String,
     },
 }
 
-/// Event type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    /// Normal.
-    Normal,
-    /// Warning.
-    Warning,
+/// A failed attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    /// The client's classification (the outcome-table row).
+    pub class: ErrorClass,
+    /// A scrubbed, human-readable reason.
+    pub message: String,
+    /// The error envelope CAMS sent, if any.
+    pub envelope: Option<Envelope>,
+    /// `x-acs-retry-after`, if sent.
+    pub retry_after: Option<Duration>,
+    /// Whether a CAMS call was sent: then the remote may hold anything (the update may have
+    /// landed and its answer been lost), so the "applied" claim is withdrawn.
+    pub called: bool,
+}
+
+impl Outcome {
+    /// The outcome-table row, if the outcome is one (up to date is not a row of its own).
+    pub fn row(&self) -> Option<Row> {
+        match self {
+            Self::Accepted { .. } => Some(Row::Accepted),
+            Self::UpToDate => None,
+            Self::Failed(f) => Some(Row::of_class(f.class)),
+            Self::Paused => Some(Row::Paused),
+            Self::Conflict { .. } => Some(Row::Conflict),
+        }
+    }
+
+    /// Whether a CAMS call was sent.
+    pub fn called(&self) -> bool {
+        matches!(
+            self,
+            Self::Accepted { .. } | Self::Failed(Failure { called: true, .. })
+        )
+    }
 }
 
 /// An event to publish for an outcome.
@@ -172,267 +156,274 @@ pub const CONFLICT_RECHECK: Duration = Duration::from_secs(30);
 
 /// Applies the outcome table: the next status, the event and the requeue.
 pub fn judge(obj: &ChatGroup, outcome: &Outcome, input: &JudgeInput<'_>) -> Judgement {
-    let current = obj.status.clone().unwrap_or_default();
-    let generation = obj.metadata.generation;
-    let mut next = current.clone();
-    let now = input.now;
-
+    let draft = Draft::new(obj, input.now);
     match outcome {
-        Outcome::Accepted { envelope, hash } => {
-            set_envelope(&mut next, envelope);
-            next.observed_generation = generation;
-            next.last_sync_time = Some(rfc3339(now));
-            next.applied_hash = Some(hash.clone());
-            mark_token_handled(&mut next, obj);
-            next.retry = None;
-            let rid = envelope.request_id.as_deref().unwrap_or("none").trim();
-            let message = format!("CAMS accepted UpdateChatGroup (RequestId {rid})");
-            set_accepted(&mut next, generation, &message, now);
-            Judgement {
-                status: next,
-                event: Some(EventSpec {
-                    kind: EventKind::Normal,
-                    reason: "Updated",
-                    note: message,
-                }),
-                requeue: Requeue::OnChange,
-            }
+        Outcome::Accepted { envelope, hash } => draft.accepted(envelope, hash),
+        Outcome::UpToDate => draft.up_to_date(),
+        Outcome::Paused => draft.paused(),
+        Outcome::Conflict { older } => draft.conflict(older),
+        Outcome::Failed(failure) => draft.failed(failure, input),
+    }
+}
+
+/// The status being judged: the object, its current status and the next one.
+struct Draft<'a> {
+    obj: &'a ChatGroup,
+    current: ChatGroupStatus,
+    next: ChatGroupStatus,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+}
+
+impl<'a> Draft<'a> {
+    fn new(obj: &'a ChatGroup, now: DateTime<Utc>) -> Self {
+        let current = obj.status.clone().unwrap_or_default();
+        Self {
+            obj,
+            next: current.clone(),
+            current,
+            generation: obj.metadata.generation,
+            now,
         }
-        Outcome::UpToDate => {
-            next.observed_generation = generation;
-            next.retry = None;
-            let message = match current.request_id.as_deref() {
+    }
+
+    fn accepted(mut self, envelope: &Envelope, hash: &str) -> Judgement {
+        set_envelope(&mut self.next, envelope);
+        self.next.last_sync_time = Some(rfc3339(self.now));
+        self.next.applied_hash = Some(hash.to_string());
+        self.next.retry = None;
+        self.mark_token_handled();
+        let rid = envelope.request_id.as_deref().unwrap_or("none").trim();
+        let message = format!("CAMS accepted UpdateChatGroup (RequestId {rid})");
+        self.apply_row(Row::Accepted.spec(), &message, "");
+        let event = self.event(Row::Accepted.spec(), &message);
+        self.finish(Some(event), Requeue::OnChange)
+    }
+
+    /// Nothing to call: the last call for exactly this desired state was accepted and nothing
+    /// since withdrew that claim.
+    fn up_to_date(mut self) -> Judgement {
+        self.next.retry = None;
+        let settled = self.current.is_true(ConditionType::Ready)
+            && self.current.observed_generation == self.generation
+            && self.current.reason(ConditionType::Synced)
+                == Some(Reason::ReconcileSuccess.as_str());
+        if !settled {
+            let message = match self.current.request_id.as_deref() {
                 Some(rid) => format!("CAMS accepted this spec (RequestId {})", rid.trim()),
                 None => "CAMS accepted this spec".to_string(),
             };
-            // Keep the message of an already-accepted generation, so nothing changes.
-            let keep = is_true(&current, condition::READY)
-                && current.observed_generation == generation
-                && condition_reason(&current, condition::SYNCED).as_deref()
-                    == Some(reason::RECONCILE_SUCCESS);
-            if !keep {
-                set_accepted(&mut next, generation, &message, now);
-            } else {
-                next.conditions = current.conditions.clone();
-                next.observed_generation = current.observed_generation;
-            }
-            Judgement {
-                status: next,
-                event: None,
-                requeue: Requeue::OnChange,
-            }
+            self.apply_row(Row::Accepted.spec(), &message, "");
         }
-        Outcome::Paused => {
-            set_condition(
-                &mut next.conditions,
-                condition::SYNCED,
-                false,
-                reason::RECONCILE_PAUSED,
-                "cams.dev/paused is \"true\": no CAMS calls until it is removed",
-                generation,
-                now,
-            );
-            set_condition(
-                &mut next.conditions,
-                condition::STALLED,
-                false,
-                reason::RECONCILE_PAUSED,
-                "paused",
-                generation,
-                now,
-            );
-            if find(&next.conditions, condition::READY).is_none() {
-                set_condition(
-                    &mut next.conditions,
-                    condition::READY,
-                    false,
-                    reason::RECONCILE_PAUSED,
-                    "paused before CAMS accepted this spec",
-                    generation,
-                    now,
-                );
-            }
-            let changed = next != current;
-            Judgement {
-                status: next,
-                event: changed.then(|| EventSpec {
-                    kind: EventKind::Normal,
-                    reason: "Paused",
-                    note: "Reconciliation paused by cams.dev/paused".into(),
-                }),
-                requeue: Requeue::OnChange,
-            }
+        self.finish(None, Requeue::OnChange)
+    }
+
+    fn paused(mut self) -> Judgement {
+        let row = Row::Paused.spec();
+        self.apply_row(
+            row,
+            "cams.dev/paused is \"true\": no CAMS calls until it is removed",
+            "paused",
+        );
+        let event = (self.next != self.current).then(|| EventSpec {
+            kind: row.event.0,
+            reason: row.event.1,
+            note: "Reconciliation paused by cams.dev/paused".into(),
+        });
+        self.finish(event, Requeue::OnChange)
+    }
+
+    fn conflict(mut self, older: &str) -> Judgement {
+        let message = format!(
+            "{older} already manages this group (same custSpaceId, businessNumber and groupId); delete one of them"
+        );
+        // The other ChatGroup may write to the group: nothing we applied can be vouched for.
+        self.next.applied_hash = None;
+        self.next.retry = None;
+        // The reconcile token stays pending: it is handled once this object may call again.
+        let row = Row::Conflict.spec();
+        self.apply_row(row, &message, &message);
+        let event = (self.next != self.current).then(|| self.event(row, &message));
+        self.finish(event, Requeue::After(CONFLICT_RECHECK))
+    }
+
+    fn failed(mut self, failure: &Failure, input: &JudgeInput<'_>) -> Judgement {
+        let row = Row::of_class(failure.class).spec();
+        if let Some(envelope) = &failure.envelope {
+            set_envelope(&mut self.next, envelope);
         }
-        Outcome::Conflict { older } => {
-            let message = format!(
-                "ChatGroup {older} already manages this group (same custSpaceId, businessNumber and groupId); delete one of them"
-            );
-            next.observed_generation = generation;
-            next.retry = None;
-            mark_token_handled(&mut next, obj);
-            for type_ in [condition::READY, condition::SYNCED] {
-                set_condition(
-                    &mut next.conditions,
-                    type_,
-                    false,
-                    reason::CONFLICT,
-                    &message,
-                    generation,
-                    now,
-                );
-            }
-            set_condition(
-                &mut next.conditions,
-                condition::STALLED,
-                true,
-                reason::CONFLICT,
-                &message,
-                generation,
-                now,
-            );
-            let changed = next != current;
-            Judgement {
-                status: next,
-                event: changed.then(|| EventSpec {
-                    kind: EventKind::Warning,
-                    reason: "Conflict",
-                    note: message.clone(),
-                }),
-                requeue: Requeue::After(CONFLICT_RECHECK),
-            }
+        if failure.called {
+            // The update may have landed (a lost answer) or the group may have changed (a
+            // refusal): the remote no longer matches any claim, so a return to an earlier
+            // spec calls again.
+            self.next.applied_hash = None;
+            self.mark_token_handled();
         }
-        Outcome::Failed {
-            class,
-            message,
-            envelope,
-            retry_after,
-            called,
-        } => {
-            if let Some(envelope) = envelope {
-                set_envelope(&mut next, envelope);
+        let (retry, requeue, when) = self.schedule(row, failure, input);
+        self.next.retry = retry;
+        let message = format!("{}; {when}", failure.message);
+        let stalled_message = if row.stalled {
+            message.as_str()
+        } else {
+            "retrying"
+        };
+        self.apply_row(row, &message, stalled_message);
+        // Without a call, repeat the event only when something changed (no event storm for
+        // a Secret that stays missing).
+        let emit = failure.called
+            || self.current.message_of(ConditionType::Synced)
+                != self.next.message_of(ConditionType::Synced);
+        let event = emit.then(|| self.event(row, &message));
+        self.finish(event, requeue)
+    }
+
+    /// The retry state, the requeue and how the message says when the next attempt comes.
+    fn schedule(
+        &self,
+        row: &RowSpec,
+        failure: &Failure,
+        input: &JudgeInput<'_>,
+    ) -> (Option<RetryStatus>, Requeue, String) {
+        let attempts = match &self.current.retry {
+            Some(r) if r.generation == self.generation => r.attempts.saturating_add(1),
+            _ => 1,
+        };
+        match row.next {
+            Next::Backoff => {
+                let delay = input
+                    .policy
+                    .delay(attempts, input.jitter, failure.retry_after);
+                (
+                    Some(retry_status(attempts, self.now, delay, self.generation)),
+                    Requeue::After(delay),
+                    format!("attempt {attempts}, next in {:.1}s", delay.as_secs_f64()),
+                )
             }
-            let (sync_reason, event_reason, stalled) = match class {
-                ErrorClass::Throttled => (reason::THROTTLED, "UpdateFailed", false),
-                ErrorClass::Retryable => (reason::RECONCILE_ERROR, "UpdateFailed", false),
-                ErrorClass::Freshness => (reason::CLOCK_SKEW, "ClockSkew", false),
-                ErrorClass::Credentials => {
-                    (reason::CREDENTIALS_INVALID, "CredentialsInvalid", true)
-                }
-                ErrorClass::Forbidden => (reason::FORBIDDEN, "Forbidden", true),
-                ErrorClass::Terminal => (reason::INVALID_SPEC, "InvalidSpec", true),
-                ErrorClass::Configuration => {
-                    ("ConfigurationError", "ConfigurationError", true)
-                }
-                ErrorClass::RegionNotAllowed => ("RegionNotAllowed", "RegionNotAllowed", true),
-            };
-            let attempts = match &current.retry {
-                Some(r) if r.generation == generation => r.attempts.saturating_add(1),
-                _ => 1,
-            };
-            let (retry, requeue, when) = match class {
-                ErrorClass::Terminal | ErrorClass::Configuration | ErrorClass::RegionNotAllowed => (
-                    None,
-                    Requeue::OnChange,
-                    "no retry until the spec changes".to_string(),
-                ),
-                ErrorClass::Credentials | ErrorClass::Forbidden => {
-                    let delay = input.policy.slow.max(retry_after.unwrap_or_default());
-                    let mut retry = retry_status(attempts, now, delay, generation);
+            Next::Slow | Next::SlowOrSecretChange => {
+                let delay = input
+                    .policy
+                    .slow
+                    .max(failure.retry_after.unwrap_or_default());
+                let mut retry = retry_status(attempts, self.now, delay, self.generation);
+                let when = if row.next == Next::SlowOrSecretChange {
                     retry.credentials_version = input.credentials_version.clone();
-                    (
-                        Some(retry),
-                        Requeue::After(delay),
-                        format!(
-                            "next attempt in {}s or when the credentials Secret changes",
-                            delay.as_secs()
-                        ),
+                    format!(
+                        "next attempt in {}s or when the credentials Secret changes",
+                        delay.as_secs()
                     )
-                }
-                _ => {
-                    let delay = input.policy.delay(attempts, input.jitter, *retry_after);
-                    (
-                        Some(retry_status(attempts, now, delay, generation)),
-                        Requeue::After(delay),
-                        format!("attempt {attempts}, next in {:.1}s", delay.as_secs_f64()),
-                    )
-                }
-            };
-            next.retry = retry;
-            let full = format!("{message}; {when}");
-            if stalled {
-                // A final outcome handles the token too, or a terminal error would be retried
-                // on every watch event while the token stays unhandled.
-                mark_token_handled(&mut next, obj);
-                next.observed_generation = generation;
-                set_condition(
-                    &mut next.conditions,
-                    condition::READY,
-                    false,
-                    sync_reason,
-                    &full,
-                    generation,
-                    now,
-                );
-            } else {
-                let still_ready = is_true(&current, condition::READY)
-                    && current.applied_hash.as_deref() == Some(input.desired_hash);
-                if !still_ready {
-                    set_condition(
-                        &mut next.conditions,
-                        condition::READY,
-                        false,
-                        sync_reason,
-                        &full,
-                        generation,
-                        now,
-                    );
-                }
+                } else {
+                    format!("next attempt in {}s", delay.as_secs())
+                };
+                (Some(retry), Requeue::After(delay), when)
             }
+            Next::OnSpecOrSettings => (
+                None,
+                Requeue::OnChange,
+                "no retry until the spec or the operator's settings change".to_string(),
+            ),
+            _ => (
+                None,
+                Requeue::OnChange,
+                "no retry until the spec changes".to_string(),
+            ),
+        }
+    }
+
+    /// Sets Ready, Synced and Stalled as `row` says, and `observedGeneration` for a final row.
+    fn apply_row(&mut self, row: &RowSpec, message: &str, stalled_message: &str) {
+        let (generation, now) = (self.generation, self.now);
+        let ready = match row.ready {
+            ReadyRule::True => Some(true),
+            ReadyRule::False => Some(false),
+            ReadyRule::Unchanged if self.ready_still_holds() => None,
+            ReadyRule::Unchanged => Some(false),
+        };
+        if let Some(value) = ready {
+            let (reason, ready_message) = match (value, row.row) {
+                (true, _) => (Reason::Available, message),
+                (false, Row::Paused) => (row.reason, "paused before CAMS accepted this spec"),
+                (false, _) => (row.reason, message),
+            };
+            let c = &mut self.next.conditions;
             set_condition(
-                &mut next.conditions,
-                condition::SYNCED,
-                false,
-                sync_reason,
-                &full,
+                c,
+                ConditionType::Ready,
+                value,
+                reason,
+                ready_message,
                 generation,
                 now,
             );
-            let (stalled_reason, stalled_message) = if stalled {
-                (sync_reason, full.as_str())
-            } else {
-                (reason::PROGRESSING, "retrying")
-            };
-            set_condition(
-                &mut next.conditions,
-                condition::STALLED,
-                stalled,
-                stalled_reason,
-                stalled_message,
-                generation,
-                now,
-            );
-            // Without a call, repeat the event only when something changed (no event storm
-            // for a Secret that stays missing).
-            let emit = *called
-                || condition_message(&current, condition::SYNCED)
-                    != condition_message(&next, condition::SYNCED);
-            Judgement {
-                status: next,
-                event: emit.then(|| EventSpec {
-                    kind: EventKind::Warning,
-                    reason: event_reason,
-                    note: full.clone(),
-                }),
-                requeue,
-            }
+        }
+        let c = &mut self.next.conditions;
+        set_condition(
+            c,
+            ConditionType::Synced,
+            row.synced,
+            row.reason,
+            message,
+            generation,
+            now,
+        );
+        let stalled_reason = match row.row {
+            _ if row.stalled => row.reason,
+            Row::Accepted | Row::Paused => row.reason,
+            _ => Reason::Progressing,
+        };
+        set_condition(
+            c,
+            ConditionType::Stalled,
+            row.stalled,
+            stalled_reason,
+            stalled_message,
+            generation,
+            now,
+        );
+        if row.is_final() {
+            self.next.observed_generation = generation;
+        }
+    }
+
+    /// Ready True stays true only while it was about this generation, the claim it rests on
+    /// is still recorded, and no forced re-apply is pending.
+    fn ready_still_holds(&self) -> bool {
+        let ready_generation = self
+            .current
+            .condition(ConditionType::Ready)
+            .and_then(|c| c.observed_generation);
+        self.current.is_true(ConditionType::Ready)
+            && ready_generation == self.generation
+            && self.current.applied_hash.is_some()
+            && !has_new_token(self.obj, &self.current)
+    }
+
+    fn mark_token_handled(&mut self) {
+        if let Some(token) = self.obj.reconcile_token() {
+            self.next.last_handled_reconcile_at = Some(token.to_string());
+        }
+    }
+
+    fn event(&self, row: &RowSpec, note: &str) -> EventSpec {
+        EventSpec {
+            kind: row.event.0,
+            reason: row.event.1,
+            note: note.to_string(),
+        }
+    }
+
+    fn finish(self, event: Option<EventSpec>, requeue: Requeue) -> Judgement {
+        Judgement {
+            status: self.next,
+            event,
+            requeue,
         }
     }
 }
 
-fn mark_token_handled(status: &mut ChatGroupStatus, obj: &ChatGroup) {
-    if let Some(token) = obj.reconcile_token() {
-        status.last_handled_reconcile_at = Some(token.to_string());
-    }
+/// Whether the object carries a reconcile token its status has not handled yet.
+pub fn has_new_token(obj: &ChatGroup, status: &ChatGroupStatus) -> bool {
+    obj.reconcile_token()
+        .is_some_and(|t| Some(t) != status.last_handled_reconcile_at.as_deref())
 }
 
 fn retry_status(
@@ -460,97 +451,43 @@ fn set_envelope(status: &mut ChatGroupStatus, envelope: &Envelope) {
     status.result = envelope.result;
 }
 
-fn set_accepted(
-    status: &mut ChatGroupStatus,
-    generation: Option<i64>,
-    message: &str,
-    now: DateTime<Utc>,
-) {
-    set_condition(
-        &mut status.conditions,
-        condition::READY,
-        true,
-        reason::AVAILABLE,
-        message,
-        generation,
-        now,
-    );
-    set_condition(
-        &mut status.conditions,
-        condition::SYNCED,
-        true,
-        reason::RECONCILE_SUCCESS,
-        message,
-        generation,
-        now,
-    );
-    set_condition(
-        &mut status.conditions,
-        condition::STALLED,
-        false,
-        reason::RECONCILE_SUCCESS,
-        "",
-        generation,
-        now,
-    );
-}
-
 /// Sets a condition; `lastTransitionTime` changes only when the status flips.
 pub fn set_condition(
     conditions: &mut Vec<Condition>,
-    type_: &str,
+    type_: ConditionType,
     value: bool,
-    reason: &str,
+    reason: Reason,
     message: &str,
     generation: Option<i64>,
     now: DateTime<Utc>,
 ) {
     let status = if value { "True" } else { "False" }.to_string();
     let message = truncate(message, 1024);
-    match conditions.iter_mut().find(|c| c.type_ == type_) {
+    match conditions.iter_mut().find(|c| c.type_ == type_.as_str()) {
         Some(c) => {
             if c.status != status {
                 c.last_transition_time = k8s_time(now);
             }
             c.status = status;
-            c.reason = reason.to_string();
+            c.reason = reason.as_str().to_string();
             c.message = message;
             c.observed_generation = generation;
         }
         None => conditions.push(Condition {
-            type_: type_.to_string(),
+            type_: type_.as_str().to_string(),
             status,
-            reason: reason.to_string(),
+            reason: reason.as_str().to_string(),
             message,
             observed_generation: generation,
             last_transition_time: k8s_time(now),
         }),
     }
-    conditions.sort_by_key(|c| order(&c.type_));
-}
-
-fn order(type_: &str) -> usize {
-    [condition::READY, condition::SYNCED, condition::STALLED]
-        .iter()
-        .position(|t| *t == type_)
-        .unwrap_or(usize::MAX)
-}
-
-fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
-    conditions.iter().find(|c| c.type_ == type_)
-}
-
-fn is_true(status: &ChatGroupStatus, type_: &str) -> bool {
-    find(&status.conditions, type_).is_some_and(|c| c.status == "True")
-}
-
-fn condition_message(status: &ChatGroupStatus, type_: &str) -> Option<String> {
-    find(&status.conditions, type_).map(|c| c.message.clone())
-}
-
-/// The reason of a condition, if present.
-pub fn condition_reason(status: &ChatGroupStatus, type_: &str) -> Option<String> {
-    find(&status.conditions, type_).map(|c| c.reason.clone())
+    conditions.sort_by_key(|c| {
+        ConditionType::ALL
+            .iter()
+            .position(|t| t.as_str() == c.type_)
+            .unwrap_or(usize::MAX)
+    });
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {

@@ -149,6 +149,21 @@ impl CamsError {
         }
     }
 
+    /// Whether the request may have reached CAMS (and the update landed): everything but
+    /// the errors raised before a request is sent.
+    pub fn may_have_reached_cams(&self) -> bool {
+        match self {
+            Self::Api { .. } | Self::Undecodable { .. } | Self::Transport(_) | Self::Timeout(_) => {
+                true
+            }
+            Self::InvalidRegion(_)
+            | Self::RegionNotAllowed { .. }
+            | Self::InvalidEndpoint(_)
+            | Self::InvalidCaBundle(_)
+            | Self::HostNotAllowed(_) => false,
+        }
+    }
+
     /// The envelope CAMS sent, if it sent one.
     pub fn envelope(&self) -> Option<&Envelope> {
         match self {
@@ -238,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn transport_and_timeouts_are_retryable_and_bad_hosts_terminal() {
+    fn transport_and_timeouts_are_retryable_and_bad_settings_configuration() {
         assert_eq!(
             CamsError::Transport("x".into()).class(),
             ErrorClass::Retryable
@@ -251,9 +266,18 @@ mod tests {
             CamsError::Undecodable { status: 502 }.class(),
             ErrorClass::Retryable
         );
+        for settings in [
+            CamsError::HostNotAllowed("x".into()),
+            CamsError::InvalidEndpoint("x".into()),
+            CamsError::InvalidCaBundle("x".into()),
+        ] {
+            assert_eq!(settings.class(), ErrorClass::Configuration, "{settings}");
+            assert!(!settings.may_have_reached_cams());
+        }
         assert_eq!(
-            CamsError::HostNotAllowed("x".into()).class(),
+            CamsError::InvalidRegion("x".into()).class(),
             ErrorClass::Terminal
         );
+        assert!(CamsError::Transport("reset".into()).may_have_reached_cams());
     }
 }

@@ -7,6 +7,7 @@ use kube::runtime::{reflector, watcher};
 
 use super::super::{strip_for_cache, Caches};
 use super::*;
+use crate::resource::ChatGroupStatus;
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 const PAUSED: &str = "cams.dev/paused";
@@ -63,9 +64,20 @@ fn the_cache_keeps_only_what_reconciles_read() {
 fn named(name: &str, ns: &str, second: i64) -> ChatGroup {
     let mut obj = ChatGroupBuilder::new().namespace(ns).build();
     obj.metadata.name = Some(name.into());
+    obj.metadata.uid = Some(format!("uid-{name}"));
     obj.metadata.creation_timestamp = Some(Time(
         Timestamp::from_second(1_790_000_000 + second).unwrap(),
     ));
+    obj
+}
+
+/// `obj` as it is once CAMS has accepted one of its calls.
+fn accepted_once(obj: &ChatGroup) -> ChatGroup {
+    let mut obj = obj.clone();
+    obj.status = Some(ChatGroupStatus {
+        last_sync_time: Some("2026-11-26T01:02:03Z".into()),
+        ..Default::default()
+    });
     obj
 }
 
@@ -79,47 +91,50 @@ struct Fed {
 impl Fed {
     fn new() -> Self {
         let (reader, writer) = reflector::store::<ChatGroup>();
-        let (secrets, _secrets_writer) = reflector::store();
         let caches = Caches::default();
-        caches.add(reader, secrets);
+        caches.add(reader, None);
         Self { caches, writer }
     }
 
-    fn event(&mut self, event: watcher::Event<ChatGroup>) {
+    fn event(&mut self, event: watcher::Event<ChatGroup>) -> Vec<String> {
         self.writer.apply_watcher_event(&event);
-        self.caches.index_event(&event);
+        self.caches
+            .index_event(&event)
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    }
+
+    fn blocker(&self, obj: &ChatGroup) -> Option<String> {
+        self.caches
+            .blocker(obj)
+            .map(|b| format!("{}/{}", b.namespace, b.name))
     }
 }
 
 #[test]
 fn the_group_index_follows_the_watch() {
-    let older = named("older", "team-a", 0);
+    let older = accepted_once(&named("older", "team-a", 0));
     let newer = named("newer", "team-b", 10);
     let mut fed = Fed::new();
     fed.event(watcher::Event::Init);
     fed.event(watcher::Event::InitApply(older.clone()));
     fed.event(watcher::Event::InitApply(newer.clone()));
     fed.event(watcher::Event::InitDone);
-    assert_eq!(
-        fed.caches.older_conflict(&newer).as_deref(),
-        Some("team-a/older")
-    );
-    assert_eq!(fed.caches.older_conflict(&older), None);
+    assert_eq!(fed.blocker(&newer).as_deref(), Some("team-a/older"));
+    assert_eq!(fed.blocker(&older), None);
 
     // The older one moves to another tenant: its old index entry no longer matches.
     let mut moved = older.clone();
     moved.spec.cust_space_id = "cams-other".into();
     fed.event(watcher::Event::Apply(moved.clone()));
-    assert_eq!(fed.caches.older_conflict(&newer), None);
+    assert_eq!(fed.blocker(&newer), None);
 
     // Back again, then deleted.
     fed.event(watcher::Event::Apply(older.clone()));
-    assert_eq!(
-        fed.caches.older_conflict(&newer).as_deref(),
-        Some("team-a/older")
-    );
+    assert_eq!(fed.blocker(&newer).as_deref(), Some("team-a/older"));
     fed.event(watcher::Event::Delete(older));
-    assert_eq!(fed.caches.older_conflict(&newer), None);
+    assert_eq!(fed.blocker(&newer), None);
 
     // Objects listed again after a relist are not duplicated.
     fed.event(watcher::Event::Init);
@@ -127,6 +142,55 @@ fn the_group_index_follows_the_watch() {
     fed.event(watcher::Event::InitApply(newer.clone()));
     fed.event(watcher::Event::InitDone);
     let index = fed.caches.by_group.read().unwrap();
-    let key = super::super::group_key(&newer);
+    let key = crate::controller::caches::group_key(&newer);
     assert_eq!(index[&key].len(), 1, "{:?}", index[&key]);
+}
+
+#[test]
+fn an_object_in_another_namespace_blocks_only_once_cams_accepted_one_of_its_calls() {
+    // A squatter: older, in another namespace, never accepted by CAMS.
+    let squatter = named("squatter", "team-x", 0);
+    let owner = named("owner", "team-a", 10);
+    let mut fed = Fed::new();
+    fed.event(watcher::Event::Apply(squatter.clone()));
+    fed.event(watcher::Event::Apply(owner.clone()));
+    assert_eq!(
+        fed.blocker(&owner),
+        None,
+        "an unaccepted object elsewhere squats"
+    );
+    // In the same namespace an older object blocks even before its first call.
+    let sibling = named("sibling", "team-a", 5);
+    fed.event(watcher::Event::Apply(sibling.clone()));
+    assert_eq!(fed.blocker(&owner).as_deref(), Some("team-a/sibling"));
+    // Once CAMS accepted a call of the other-namespace object, it blocks too.
+    fed.event(watcher::Event::Apply(accepted_once(&squatter)));
+    assert_eq!(fed.blocker(&owner).as_deref(), Some("team-x/squatter"));
+}
+
+#[test]
+fn ties_on_creation_time_break_by_uid_and_exactly_one_is_blocked() {
+    let a = named("a", "team-a", 0);
+    let mut b = named("b", "team-a", 0);
+    b.metadata.uid = Some("uid-0-first".into());
+    let mut fed = Fed::new();
+    fed.event(watcher::Event::Apply(a.clone()));
+    fed.event(watcher::Event::Apply(b.clone()));
+    assert_eq!(fed.blocker(&b), None, "the smaller uid wins");
+    assert_eq!(fed.blocker(&a).as_deref(), Some("team-a/b"));
+}
+
+#[test]
+fn joining_or_leaving_a_group_requeues_the_others_in_it() {
+    let a = named("a", "team-a", 0);
+    let b = named("b", "team-a", 10);
+    let mut other = named("c", "team-a", 20);
+    other.spec.group_id = "EA303OTHER".into();
+    let mut fed = Fed::new();
+    assert!(fed.event(watcher::Event::Apply(a.clone())).is_empty());
+    assert!(fed.event(watcher::Event::Apply(other)).is_empty());
+    assert_eq!(fed.event(watcher::Event::Apply(b.clone())), vec!["a"]);
+    // A status write of an object already indexed re-queues nobody.
+    assert!(fed.event(watcher::Event::Apply(b.clone())).is_empty());
+    assert_eq!(fed.event(watcher::Event::Delete(a)), vec!["b"]);
 }

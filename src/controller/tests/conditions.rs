@@ -1,5 +1,5 @@
-//! Condition bookkeeping: Ready stays True when an unchanged accepted spec hits a retryable
-//! error; lastTransitionTime moves only when a condition's status flips.
+//! Condition bookkeeping: a failed forced re-apply withdraws Ready until a call is accepted;
+//! lastTransitionTime moves only when a condition's status flips.
 
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ fn aged(obj: &ChatGroup) -> ChatGroup {
 }
 
 #[tokio::test]
-async fn ready_stays_true_when_a_token_forced_reapply_of_the_accepted_spec_fails_retryably() {
+async fn a_failed_forced_reapply_leaves_ready_false_until_a_call_is_accepted() {
     let answers: Vec<(&str, CamsError)> = vec![
         (
             "ReconcileError",
@@ -49,7 +49,6 @@ async fn ready_stays_true_when_a_token_forced_reapply_of_the_accepted_spec_fails
     ];
     for (reason, error) in answers {
         let v1 = aged(&accepted(&ChatGroupBuilder::new().build()).await);
-        let before = v1.status.clone().unwrap();
         let poked = ChatGroupBuilder::from(&v1)
             .annotation(TOKEN, "token-9")
             .build();
@@ -63,19 +62,39 @@ async fn ready_stays_true_when_a_token_forced_reapply_of_the_accepted_spec_fails
         assert_eq!(h.cams_calls().len(), 1, "{reason}: the token forces a call");
         let status = h.api.written_status();
         assert_eq!(
-            condition(&status, "Ready"),
-            condition(&before, "Ready"),
-            "{reason}: Ready (True, accepted spec unchanged) is left exactly as it was"
+            cond(&status, "Ready"),
+            ("False".into(), reason.into()),
+            "{reason}: the group may not hold the spec any more (the call may have landed)"
         );
         assert_eq!(cond(&status, "Synced"), ("False".into(), reason.into()));
         assert_eq!(cond(&status, "Stalled").0, "False");
-        assert_eq!(status.observed_generation, Some(1));
         assert_eq!(
-            status.last_handled_reconcile_at, None,
-            "{reason}: a retryable outcome leaves the token unhandled, so it is retried"
+            status.applied_hash, None,
+            "{reason}: the applied claim is withdrawn"
         );
         assert!(status.retry.is_some());
         assert_eq!(h.api.single_event().0, "Warning");
+
+        // While the retry waits, nothing is called and Ready stays False.
+        let waiting = with_status(&poked, status.clone());
+        let h = Harness::builder().secret(user_secret()).build();
+        assert!(h.reconcile(&waiting).await != Requeue::OnChange);
+        assert!(
+            h.cams_calls().is_empty(),
+            "{reason}: called before the backoff ended"
+        );
+        assert!(h.api.status_patches().is_empty());
+
+        // When it is due, the spec is applied again: never judged "up to date".
+        let mut due = status;
+        due.retry.as_mut().unwrap().next_retry_time = "2020-01-01T00:00:00Z".into();
+        let h = Harness::builder()
+            .secret(user_secret())
+            .cams_answers(vec![Ok(alibaba_example_response())])
+            .build();
+        h.reconcile(&with_status(&poked, due)).await;
+        assert_eq!(h.cams_calls().len(), 1, "{reason}: the retry calls again");
+        assert_eq!(cond(&h.api.written_status(), "Ready").0, "True");
     }
 }
 

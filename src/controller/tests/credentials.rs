@@ -2,10 +2,6 @@
 //! the operator's own only for lent namespaces. Every failure is CredentialsInvalid with no
 //! CAMS call.
 
-use std::time::Duration;
-
-use kube::runtime::controller::Action;
-
 use super::*;
 
 /// Runs one reconcile that must end CredentialsInvalid without a CAMS call; returns the
@@ -35,7 +31,7 @@ async fn assert_credentials_invalid(h: &Harness, obj: &ChatGroup, routes: &[Stri
         (type_.as_str(), reason.as_str()),
         ("Warning", "CredentialsInvalid")
     );
-    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    assert_eq!(action, Requeue::After(crate::controller::SECRET_RECHECK));
     let message = condition(&status, "Synced").message.clone();
     assert_eq!(note, message, "the event says what the condition says");
     message

@@ -2,7 +2,6 @@
 //! server-side-apply status write carrying CAMS's envelope as returned, one Normal event.
 
 use chrono::{SubsecRound, Utc};
-use kube::runtime::controller::Action;
 
 use super::*;
 
@@ -125,7 +124,7 @@ async fn first_apply_reads_the_secret_calls_cams_once_writes_status_once_and_pub
     );
 
     // Nothing more to do until the object changes.
-    assert_eq!(action, Action::await_change());
+    assert_eq!(action, Requeue::OnChange);
 }
 
 #[tokio::test]

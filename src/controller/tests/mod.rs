@@ -23,6 +23,7 @@ mod scheduling;
 mod secret_change;
 mod secrets_never_leak;
 mod spec_change;
+mod status_truth;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -34,18 +35,18 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 use k8s_openapi::ByteString;
 use kube::client::Body;
-use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
 use kube::Client;
 use serde_json::{json, Value};
 
-use super::{reconcile, Context, ReconcileError};
+use super::{reconcile_object, Context, ReconcileError};
 use crate::cams::client::MockChatGroupApi;
 use crate::cams::{
     CamsError, ChatGroupApi, Credentials, EndpointPolicy, Envelope, Response, UpdateChatGroup,
 };
 use crate::credentials::{LendPolicy, OperatorCredentials};
 use crate::resource::{ChannelType, ChatGroup, ChatGroupSpec, ChatGroupStatus, SecretRef};
+pub(super) use crate::status::Requeue;
 use crate::status::RetryPolicy;
 
 pub(super) const NS: &str = "team-a";
@@ -62,6 +63,10 @@ pub(super) fn secret_get_route(ns: &str, name: &str) -> String {
 
 pub(super) fn status_patch_route() -> String {
     format!("PATCH /apis/cams.dev/v1alpha1/namespaces/{NS}/chatgroups/{NAME}/status")
+}
+
+pub(super) fn chatgroup_get_route() -> String {
+    format!("GET /apis/cams.dev/v1alpha1/namespaces/{NS}/chatgroups/{NAME}")
 }
 
 pub(super) fn event_post_route() -> String {
@@ -327,6 +332,10 @@ pub(super) struct ApiScript {
     pub(super) failing: Vec<String>,
     /// Routes (`METHOD /path`) never answered.
     pub(super) hanging: Vec<String>,
+    /// ChatGroups by (namespace, name), for a GET of one.
+    pub(super) chatgroups: BTreeMap<(String, String), ChatGroup>,
+    /// Routes (`METHOD /path`) answered with HTTP 500 this many times, then as usual.
+    pub(super) failing_times: BTreeMap<String, usize>,
 }
 
 /// A fake API server: every request is recorded, then answered from the script.
@@ -341,6 +350,7 @@ impl FakeApi {
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, HttpResponse<Body>>();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let recorded = calls.clone();
+        let mut script = script;
         tokio::spawn(async move {
             let mut unanswered = Vec::new();
             while let Some((request, send)) = handle.next_request().await {
@@ -369,7 +379,18 @@ impl FakeApi {
                     body: serde_json::from_slice(&bytes).ok(),
                     raw_body,
                 };
-                let (status, answer) = answer(&script, &call);
+                let failing_now = match script.failing_times.get_mut(&call.route()) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        true
+                    }
+                    _ => false,
+                };
+                let (status, answer) = if failing_now {
+                    internal_error()
+                } else {
+                    answer(&script, &call)
+                };
                 let hang = script.hanging.contains(&call.route());
                 recorded.lock().unwrap().push(call);
                 if hang {
@@ -450,20 +471,24 @@ fn not_found(kind: &str, name: &str) -> (StatusCode, Value) {
     )
 }
 
+fn internal_error() -> (StatusCode, Value) {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "etcdserver: request timed out",
+            "reason": "InternalError",
+            "code": 500
+        }),
+    )
+}
+
 fn answer(script: &ApiScript, call: &ApiCall) -> (StatusCode, Value) {
     if script.failing.contains(&call.route()) {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Failure",
-                "message": "etcdserver: request timed out",
-                "reason": "InternalError",
-                "code": 500
-            }),
-        );
+        return internal_error();
     }
     let parts: Vec<&str> = call.path.trim_start_matches('/').split('/').collect();
     match (call.method.as_str(), parts.as_slice()) {
@@ -471,6 +496,12 @@ fn answer(script: &ApiScript, call: &ApiCall) -> (StatusCode, Value) {
             match script.secrets.get(&(ns.to_string(), name.to_string())) {
                 Some(secret) => (StatusCode::OK, serde_json::to_value(secret).unwrap()),
                 None => not_found("secrets", name),
+            }
+        }
+        ("GET", ["apis", "cams.dev", "v1alpha1", "namespaces", ns, "chatgroups", name]) => {
+            match script.chatgroups.get(&(ns.to_string(), name.to_string())) {
+                Some(obj) => (StatusCode::OK, serde_json::to_value(obj).unwrap()),
+                None => not_found("chatgroups", name),
             }
         }
         (
@@ -481,6 +512,8 @@ fn answer(script: &ApiScript, call: &ApiCall) -> (StatusCode, Value) {
             let mut obj = serde_json::to_value(ChatGroupBuilder::new().build()).unwrap();
             obj["metadata"]["namespace"] = json!(ns);
             obj["metadata"]["name"] = json!(name);
+            // A write makes a new version.
+            obj["metadata"]["resourceVersion"] = json!("2001");
             if let Some(status) = call.body.as_ref().and_then(|b| b.get("status")) {
                 obj["status"] = status.clone();
             }
@@ -515,6 +548,22 @@ impl HarnessBuilder {
     /// The API server answers this route (`METHOD /path`) with HTTP 500.
     pub(super) fn failing(mut self, route: String) -> Self {
         self.script.failing.push(route);
+        self
+    }
+
+    /// Knows the ChatGroup (answers a GET of it).
+    pub(super) fn chatgroup(mut self, obj: &ChatGroup) -> Self {
+        let key = (
+            obj.metadata.namespace.clone().unwrap_or_default(),
+            obj.metadata.name.clone().unwrap_or_default(),
+        );
+        self.script.chatgroups.insert(key, obj.clone());
+        self
+    }
+
+    /// The API server answers this route with HTTP 500 `times` times, then as usual.
+    pub(super) fn failing_times(mut self, route: String, times: usize) -> Self {
+        self.script.failing_times.insert(route, times);
         self
     }
 
@@ -643,14 +692,14 @@ impl Harness {
     }
 
     /// Runs one reconcile; a Kubernetes error fails the test.
-    pub(super) async fn reconcile(&self, obj: &ChatGroup) -> Action {
+    pub(super) async fn reconcile(&self, obj: &ChatGroup) -> Requeue {
         self.try_reconcile(obj)
             .await
             .expect("reconcile returned an error")
     }
 
-    pub(super) async fn try_reconcile(&self, obj: &ChatGroup) -> Result<Action, ReconcileError> {
-        reconcile(Arc::new(obj.clone()), self.ctx.clone()).await
+    pub(super) async fn try_reconcile(&self, obj: &ChatGroup) -> Result<Requeue, ReconcileError> {
+        reconcile_object(Arc::new(obj.clone()), self.ctx.clone()).await
     }
 
     /// The calls the mocked CAMS received.
@@ -699,60 +748,10 @@ pub(super) fn parse_time(text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// When the reconciler asked to be called again (`None` for await_change).
-pub(super) fn requeue_after(action: &Action) -> Option<Duration> {
-    if *action == Action::await_change() {
-        return None;
+/// When the reconciler asked to be called again (`None`: only on a change).
+pub(super) fn requeue_after(requeue: &Requeue) -> Option<Duration> {
+    match requeue {
+        Requeue::OnChange => None,
+        Requeue::After(d) => Some(*d),
     }
-    // `Action { requeue_after: Some(1.234s) }`: the field is private, Debug is not.
-    let text = format!("{action:?}");
-    let inner = text
-        .split("Some(")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .unwrap_or_else(|| panic!("unexpected Action debug form {text}"));
-    let d = parse_debug_duration(inner).unwrap_or_else(|| panic!("cannot parse {inner}"));
-    assert_eq!(
-        *action,
-        Action::requeue(d),
-        "Debug parse of {text} is not exact"
-    );
-    Some(d)
-}
-
-fn parse_debug_duration(text: &str) -> Option<Duration> {
-    let (number, nanos_per_unit) = if let Some(n) = text.strip_suffix("ns") {
-        (n, 1u64)
-    } else if let Some(n) = text.strip_suffix("µs") {
-        (n, 1_000)
-    } else if let Some(n) = text.strip_suffix("ms") {
-        (n, 1_000_000)
-    } else {
-        (text.strip_suffix('s')?, 1_000_000_000)
-    };
-    // Exact: whole part and fraction in nanoseconds.
-    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
-    let whole: u64 = whole.parse().ok()?;
-    let mut frac_nanos = 0u64;
-    if !frac.is_empty() {
-        let digits = frac.len() as u32;
-        let value: u64 = frac.parse().ok()?;
-        frac_nanos = value * nanos_per_unit / 10u64.pow(digits);
-    }
-    Some(Duration::from_nanos(whole * nanos_per_unit + frac_nanos))
-}
-
-#[test]
-fn requeue_after_reads_the_action_exactly() {
-    for d in [
-        Duration::from_secs(300),
-        Duration::from_millis(1234),
-        Duration::from_micros(1500),
-        Duration::from_nanos(987_654_321),
-        Duration::from_nanos(12),
-        Duration::from_nanos(1_000_000_001),
-    ] {
-        assert_eq!(requeue_after(&Action::requeue(d)), Some(d), "{d:?}");
-    }
-    assert_eq!(requeue_after(&Action::await_change()), None);
 }

@@ -2,8 +2,6 @@
 //! annotations — cause no CAMS call, no Secret read, no status write and no event: the fake
 //! API server sees zero requests and the CAMS mock refuses any call.
 
-use kube::runtime::controller::Action;
-
 use super::*;
 
 /// Reconciles `obj` with a CAMS mock that allows no call; asserts nothing at all happened.
@@ -16,7 +14,7 @@ async fn assert_nothing_happens(obj: &ChatGroup) {
         h.api.routes()
     );
     assert!(h.cams_calls().is_empty());
-    assert_eq!(action, Action::await_change());
+    assert_eq!(action, Requeue::OnChange);
 }
 
 #[tokio::test]

@@ -2,8 +2,6 @@
 //! Ready unchanged, observedGeneration unchanged, one Normal Paused event; the status write
 //! keeps every field this manager owns (server-side apply would drop the ones left out).
 
-use kube::runtime::controller::Action;
-
 use super::*;
 use crate::resource::PAUSED_ANNOTATION as PAUSED;
 
@@ -43,12 +41,12 @@ async fn pausing_an_accepted_object_keeps_its_status_and_makes_no_call() {
     assert_eq!(cond(&status, "Stalled").0, "False");
     let (type_, reason, _) = h.api.single_event();
     assert_eq!((type_.as_str(), reason.as_str()), ("Normal", "Paused"));
-    assert_eq!(action, Action::await_change());
+    assert_eq!(action, Requeue::OnChange);
 
     // Still paused: nothing at all.
     let still = with_status(&paused, status);
     let h = Harness::builder().secret(user_secret()).build();
-    assert_eq!(h.reconcile(&still).await, Action::await_change());
+    assert_eq!(h.reconcile(&still).await, Requeue::OnChange);
     assert!(h.api.calls().is_empty(), "{:?}", h.api.routes());
 }
 

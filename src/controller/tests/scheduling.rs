@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use kube::runtime::controller::Action;
-
 use super::*;
 use crate::resource::RetryStatus;
 
@@ -29,14 +27,14 @@ async fn a_terminal_error_is_not_retried_for_the_same_generation() {
             None,
         ))])
         .build();
-    assert_eq!(h.reconcile(&v2).await, Action::await_change());
+    assert_eq!(h.reconcile(&v2).await, Requeue::OnChange);
     let refused = with_status(&v2, h.api.written_status());
 
     // The next reconcile of the same generation (its own status write, a resync, a restart):
     // no call, no request at all.
     for _ in 0..2 {
         let h = Harness::builder().secret(user_secret()).build();
-        assert_eq!(h.reconcile(&refused).await, Action::await_change());
+        assert_eq!(h.reconcile(&refused).await, Requeue::OnChange);
         assert!(h.cams_calls().is_empty());
         assert!(h.api.calls().is_empty(), "{:?}", h.api.routes());
     }
@@ -163,5 +161,5 @@ async fn a_later_success_clears_the_failure() {
     assert_eq!(cond(&status, "Stalled").0, "False");
     assert_eq!(status.retry, None);
     assert_eq!(status.code.as_deref(), Some("OK"));
-    assert_eq!(action, Action::await_change());
+    assert_eq!(action, Requeue::OnChange);
 }

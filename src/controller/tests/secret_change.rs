@@ -41,7 +41,7 @@ fn secret_cache(h: &Harness, resource_version: &str) {
     meta.metadata.resource_version = Some(resource_version.into());
     writer.apply_watcher_event(&watcher::Event::Apply(meta));
     let (chatgroups, _writer) = reflector::store();
-    h.ctx.caches.add(chatgroups, reader);
+    h.ctx.caches.add(chatgroups, Some(reader));
 }
 
 #[tokio::test]

@@ -2,8 +2,6 @@
 //! does not change what is sent (e.g. the credentials reference) makes no call; a new
 //! reconcile token forces exactly one re-apply.
 
-use kube::runtime::controller::Action;
-
 use super::*;
 use crate::resource::RECONCILE_REQUESTED_AT_ANNOTATION as TOKEN;
 
@@ -63,7 +61,7 @@ async fn new_subject_at_generation_2_is_applied_once_and_observed() {
             "CAMS accepted UpdateChatGroup (RequestId REQ-GEN-2)".into()
         )
     );
-    assert_eq!(action, Action::await_change());
+    assert_eq!(action, Requeue::OnChange);
 
     // The status just written matches the spec: the next reconcile does nothing.
     let settled = with_status(&v2, status);
@@ -127,7 +125,7 @@ async fn changing_only_the_credentials_reference_makes_no_call() {
         status.last_sync_time, old.last_sync_time,
         "no call, so no new sync time"
     );
-    assert_eq!(action, Action::await_change());
+    assert_eq!(action, Requeue::OnChange);
 }
 
 #[tokio::test]

@@ -1,0 +1,658 @@
+//! The ChatGroup controller: reconcile (decide, call CAMS, judge, write status, publish an
+//! event) and the error policy. Kubernetes I/O lives here; the decisions live in
+//! [`crate::plan`] and [`crate::status`], the table they apply in [`crate::outcome`].
+
+mod caches;
+mod runner;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+use tokio::time::Instant;
+use tracing::{info, warn, Instrument};
+
+pub use caches::{Blocker, Caches, Freshness, Unwritten};
+pub use runner::{run, WatchScope};
+
+use crate::cams::{CamsError, ChatGroupApi, Credentials, EndpointPolicy, ErrorClass};
+use crate::credentials::{
+    credentials_from_secret, CredentialsError, LendPolicy, OperatorCredentials,
+};
+use crate::metrics::{ReconcileLabel, WriteResult};
+use crate::outcome::Row;
+use crate::plan::{applied_hash, decide, update_request, Decision};
+use crate::resource::{ChatGroup, ChatGroupStatus};
+use crate::status::{
+    judge, EventKind, Failure, JudgeInput, Judgement, Outcome, Requeue, RetryPolicy,
+};
+
+/// How often a credentials-stalled object re-reads its Secret when Secrets are not watched
+/// (cluster-wide mode): a rotation is noticed within this bound.
+pub const SECRET_RECHECK: Duration = Duration::from_secs(60);
+
+/// Errors that end a reconcile early: Kubernetes API failures. CAMS outcomes are not errors
+/// here; they are recorded in status.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A Kubernetes API call failed.
+    #[error("Kubernetes API error while {action}: {source}")]
+    Kube {
+        /// What was being done.
+        action: &'static str,
+        /// The error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A Kubernetes API call did not finish in time.
+    #[error("Kubernetes API call timed out while {0}")]
+    Timeout(&'static str),
+    /// The object has no namespace (cannot happen for a namespaced kind).
+    #[error("object has no namespace")]
+    NoNamespace,
+}
+
+impl ReconcileError {
+    /// The metric label of this error.
+    pub fn metric_label(&self) -> ReconcileLabel {
+        match self {
+            Self::Kube { .. } => ReconcileLabel::KubeError,
+            Self::Timeout(_) => ReconcileLabel::KubeTimeout,
+            Self::NoNamespace => ReconcileLabel::NoNamespace,
+        }
+    }
+}
+
+/// Everything a reconcile needs.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// The CAMS client.
+    pub cams: Arc<dyn ChatGroupApi>,
+    /// Endpoint rules (for the applied hash).
+    pub endpoints: EndpointPolicy,
+    /// The operator's own credentials.
+    pub operator_credentials: OperatorCredentials,
+    /// Namespaces lent the operator's credentials.
+    pub lend: LendPolicy,
+    /// Backoff.
+    pub retry: RetryPolicy,
+    /// Who publishes events. Each event gets a fresh [`Recorder`]: kube's keeps every event
+    /// it published for six minutes (to count repeats of the same object version, which this
+    /// operator never sends) and scans them all on each publish; at 10,000 objects that was
+    /// tens of MiB and a lock every reconcile waited on.
+    pub reporter: Reporter,
+    /// Server-side apply field manager.
+    pub field_manager: String,
+    /// Timeout for each Kubernetes API call.
+    pub api_timeout: Duration,
+    /// The watch caches and per-object memory (filled by [`run`]; empty in unit tests).
+    pub caches: Caches,
+    /// Metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Drops what reconciles never read from a cached ChatGroup, most of an object's memory (the
+/// cache holds every object): managedFields, labels (selectors run in the API server) and
+/// every annotation but `cams.dev/…` (kubectl's last-applied copy among them).
+fn strip_for_cache(obj: &mut ChatGroup) {
+    obj.metadata.managed_fields = None;
+    obj.metadata.labels = None;
+    if let Some(annotations) = obj.metadata.annotations.as_mut() {
+        annotations.retain(|key, _| key.starts_with("cams.dev/"));
+        if annotations.is_empty() {
+            obj.metadata.annotations = None;
+        }
+    }
+}
+
+/// Reconciles one ChatGroup (the controller's entry point).
+pub async fn reconcile(obj: Arc<ChatGroup>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    reconcile_object(obj, ctx)
+        .await
+        .map(|requeue| match requeue {
+            Requeue::OnChange => Action::await_change(),
+            Requeue::After(d) => Action::requeue(d),
+        })
+}
+
+/// Reconciles one ChatGroup and says when to look again; counts and logs the result.
+pub async fn reconcile_object(
+    obj: Arc<ChatGroup>,
+    ctx: Arc<Context>,
+) -> Result<Requeue, ReconcileError> {
+    let object = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
+    let generation = obj.metadata.generation;
+    let span = tracing::info_span!("reconcile", object = %object, generation);
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(obj, &ctx).instrument(span).await;
+    let duration = started.elapsed();
+    let duration_ms = duration.as_millis() as u64;
+    match &result {
+        Ok(done) => {
+            ctx.metrics.reconciled(done.label, duration);
+            // One line per reconcile that did something; no-ops only at debug level.
+            if done.called || done.wrote {
+                info!(object = %object, generation, outcome = done.label.as_str(), action = if done.called { "UpdateChatGroup" } else { "none" },
+                    request_id = done.request_id.as_deref().unwrap_or(""), duration_ms, "reconciled");
+            } else {
+                tracing::debug!(object = %object, generation, outcome = done.label.as_str(), duration_ms, "reconciled");
+            }
+        }
+        Err(e) => ctx.metrics.reconciled(e.metric_label(), duration),
+    }
+    result.map(|done| done.requeue)
+}
+
+/// What one reconcile did.
+struct Done {
+    requeue: Requeue,
+    label: ReconcileLabel,
+    called: bool,
+    wrote: bool,
+    request_id: Option<String>,
+}
+
+impl Done {
+    fn nothing(requeue: Requeue, label: ReconcileLabel) -> Self {
+        Self {
+            requeue,
+            label,
+            called: false,
+            wrote: false,
+            request_id: None,
+        }
+    }
+}
+
+async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Done, ReconcileError> {
+    let namespace = obj.namespace().ok_or(ReconcileError::NoNamespace)?;
+    let obj = match ctx.caches.freshness(&obj) {
+        Freshness::Current => obj,
+        // Our own write came back through the watch: nothing changed since the reconcile that
+        // wrote it decided, so its decision stands (half the work of every change otherwise).
+        Freshness::OwnWrite(requeue) => {
+            return Ok(Done::nothing(requeue, ReconcileLabel::OwnWrite));
+        }
+        Freshness::Stale => match read_fresh(&obj, &namespace, ctx).await? {
+            Some(fresh) => {
+                ctx.caches.forget_write(&fresh);
+                Arc::new(fresh)
+            }
+            None => return Ok(Done::nothing(Requeue::OnChange, ReconcileLabel::Gone)),
+        },
+    };
+    if let Some(unwritten) = ctx.caches.unwritten(&obj) {
+        return record_unwritten(&obj, &namespace, unwritten, ctx).await;
+    }
+    let (outcome, desired_hash, credentials_version) = match attempt(&obj, &namespace, ctx).await? {
+        Attempt::Done(done) => return Ok(done),
+        Attempt::Outcome {
+            outcome,
+            desired_hash,
+            credentials_version,
+        } => (outcome, desired_hash, credentials_version),
+    };
+    let mut judgement = judge(
+        &obj,
+        &outcome,
+        &JudgeInput {
+            desired_hash: &desired_hash,
+            // After the call: a backoff counts from the failure, not from before a slow call.
+            now: Utc::now(),
+            jitter: rand::random::<f64>(),
+            policy: ctx.retry,
+            credentials_version,
+        },
+    );
+    if outcome.row() == Some(Row::Credentials) && !ctx.caches.watches_secrets() {
+        judgement.requeue = cap(judgement.requeue, SECRET_RECHECK);
+    }
+    let label = outcome
+        .row()
+        .map_or(ReconcileLabel::UpToDate, ReconcileLabel::Row);
+    let called = outcome.called();
+    let request_id = called
+        .then(|| judgement.status.request_id.clone())
+        .flatten();
+    let mut done = finish(&obj, &namespace, judgement, outcome.called(), ctx).await?;
+    if done.label != ReconcileLabel::StatusNotRecorded {
+        done.label = label;
+    }
+    done.called = called;
+    done.request_id = request_id;
+    Ok(done)
+}
+
+/// Writes the judged status (if it changed) and publishes the event. A write that fails
+/// after a CAMS call keeps the judgement in memory, to be written again with backoff; the
+/// call itself is not repeated.
+async fn finish(
+    obj: &ChatGroup,
+    namespace: &str,
+    judgement: Judgement,
+    called: bool,
+    ctx: &Context,
+) -> Result<Done, ReconcileError> {
+    let wrote = obj.status.as_ref() != Some(&judgement.status);
+    if wrote {
+        if let Err(e) = write_status(obj, namespace, &judgement, ctx).await {
+            if !called {
+                return Err(e);
+            }
+            warn!(error = %e, "could not record the outcome of a CAMS call; writing it again with backoff");
+            let unwritten = Unwritten {
+                generation: obj.metadata.generation,
+                token: obj.reconcile_token().map(String::from),
+                judgement,
+                attempts: 0,
+                not_before: Instant::now(),
+            };
+            return Ok(status_write_failed(obj, unwritten, ctx));
+        }
+    }
+    if let Some(event) = &judgement.event {
+        publish(obj, event, ctx).await;
+    }
+    let mut done = Done::nothing(judgement.requeue, ReconcileLabel::UpToDate);
+    done.wrote = wrote;
+    Ok(done)
+}
+
+/// Schedules the next try of an unwritten status with the object's backoff.
+fn status_write_failed(obj: &ChatGroup, mut unwritten: Unwritten, ctx: &Context) -> Done {
+    unwritten.attempts = unwritten.attempts.saturating_add(1);
+    // Never sooner than the retry the judgement itself scheduled (x-acs-retry-after included).
+    let retry_after = unwritten
+        .judgement
+        .status
+        .retry
+        .as_ref()
+        .and_then(|r| crate::plan::parse_time(&r.next_retry_time))
+        .and_then(|at| (at - Utc::now()).to_std().ok());
+    let delay = ctx
+        .retry
+        .delay(unwritten.attempts, rand::random::<f64>(), retry_after);
+    unwritten.not_before = Instant::now() + delay;
+    ctx.caches.keep_unwritten(obj, unwritten);
+    Done::nothing(Requeue::After(delay), ReconcileLabel::StatusNotRecorded)
+}
+
+/// Writes a status judged earlier whose write failed, instead of calling CAMS again.
+async fn record_unwritten(
+    obj: &ChatGroup,
+    namespace: &str,
+    unwritten: Unwritten,
+    ctx: &Context,
+) -> Result<Done, ReconcileError> {
+    let wait = unwritten
+        .not_before
+        .saturating_duration_since(Instant::now());
+    if !wait.is_zero() {
+        return Ok(Done::nothing(
+            Requeue::After(wait),
+            ReconcileLabel::StatusNotRecorded,
+        ));
+    }
+    ctx.metrics.status_write_retried();
+    if let Err(e) = write_status(obj, namespace, &unwritten.judgement, ctx).await {
+        warn!(error = %e, attempts = unwritten.attempts, "still cannot record the outcome of a CAMS call");
+        return Ok(status_write_failed(obj, unwritten, ctx));
+    }
+    ctx.caches.drop_unwritten(obj);
+    if let Some(event) = &unwritten.judgement.event {
+        publish(obj, event, ctx).await;
+    }
+    let mut done = Done::nothing(unwritten.judgement.requeue, ReconcileLabel::StatusRecorded);
+    done.wrote = true;
+    Ok(done)
+}
+
+fn cap(requeue: Requeue, bound: Duration) -> Requeue {
+    match requeue {
+        Requeue::After(d) => Requeue::After(d.min(bound)),
+        Requeue::OnChange => Requeue::After(bound),
+    }
+}
+
+/// What deciding (and maybe calling) produced.
+enum Attempt {
+    /// Nothing to judge (waiting, awaiting a spec change).
+    Done(Done),
+    /// An outcome to judge.
+    Outcome {
+        outcome: Outcome,
+        desired_hash: String,
+        credentials_version: Option<String>,
+    },
+}
+
+/// Decides from the object's status and calls CAMS when a call is due.
+async fn attempt(
+    obj: &ChatGroup,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<Attempt, ReconcileError> {
+    let request = update_request(&obj.spec);
+    let endpoint = ctx.endpoints.resolve(obj.spec.region.as_deref());
+    let desired_hash = match &endpoint {
+        Ok(endpoint) => applied_hash(&request, endpoint),
+        Err(_) => String::new(),
+    };
+    let blocker = (!obj.is_paused())
+        .then(|| ctx.caches.blocker(obj))
+        .flatten();
+    let secret_version = secret_version(obj, namespace, ctx).await?;
+    let now = Utc::now();
+    let outcome = match (
+        decide(obj, &desired_hash, secret_version.as_deref(), now),
+        endpoint,
+    ) {
+        _ if blocker.is_some() => Outcome::Conflict {
+            older: blocker.map(|b| b.describe_for(obj)).unwrap_or_default(),
+        },
+        (Decision::Paused, _) => Outcome::Paused,
+        (Decision::UpToDate, _) => Outcome::UpToDate,
+        (Decision::AwaitSpecChange, _) => {
+            return Ok(Attempt::Done(Done::nothing(
+                Requeue::OnChange,
+                ReconcileLabel::AwaitingSpecChange,
+            )))
+        }
+        (Decision::WaitUntil(at), _) => {
+            let mut wait =
+                Requeue::After((at - now).to_std().unwrap_or_default() + Duration::from_millis(50));
+            if !ctx.caches.watches_secrets() && is_credentials_stalled(obj) {
+                wait = cap(wait, SECRET_RECHECK);
+            }
+            return Ok(Attempt::Done(Done::nothing(wait, ReconcileLabel::Waiting)));
+        }
+        (Decision::Apply, Err(e)) => failed(&e, false),
+        (Decision::Apply, Ok(_)) => {
+            let (outcome, version) = call(obj, namespace, &request, &desired_hash, ctx).await?;
+            return Ok(Attempt::Outcome {
+                outcome,
+                desired_hash,
+                credentials_version: version,
+            });
+        }
+    };
+    Ok(Attempt::Outcome {
+        outcome,
+        desired_hash,
+        credentials_version: None,
+    })
+}
+
+fn is_credentials_stalled(obj: &ChatGroup) -> bool {
+    obj.status.as_ref().is_some_and(|s| {
+        s.reason(crate::resource::ConditionType::Synced)
+            == Some(Row::Credentials.spec().reason.as_str())
+    })
+}
+
+/// The referenced Secret's resourceVersion: from the watch cache when Secrets are watched;
+/// otherwise read (metadata only) for an object waiting on a credentials fix, and not at all
+/// for the others.
+async fn secret_version(
+    obj: &ChatGroup,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<Option<String>, ReconcileError> {
+    let Some(reference) = &obj.spec.credentials_secret_ref else {
+        return Ok(None);
+    };
+    if ctx.caches.watches_secrets() {
+        return Ok(ctx.caches.secret_version(namespace, &reference.name));
+    }
+    // Only while a retry waits: a due retry reads the Secret itself.
+    let waiting = obj.status.as_ref().is_some_and(|s| {
+        s.retry
+            .as_ref()
+            .and_then(|r| crate::plan::parse_time(&r.next_retry_time))
+            .is_some_and(|at| at > Utc::now())
+    });
+    if !(waiting && is_credentials_stalled(obj)) {
+        return Ok(None);
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let meta = tokio::time::timeout(ctx.api_timeout, secrets.get_metadata_opt(&reference.name))
+        .await
+        .map_err(|_| ReconcileError::Timeout("re-reading the credentials Secret"))?
+        .map_err(|source| ReconcileError::Kube {
+            action: "re-reading the credentials Secret",
+            source,
+        })?;
+    // A Secret that does not exist has no version; one that appears differs from that.
+    Ok(Some(
+        meta.and_then(|m| m.metadata.resource_version)
+            .unwrap_or_default(),
+    ))
+}
+
+/// Reads the credentials and calls UpdateChatGroup. Returns the outcome and the Secret's
+/// resourceVersion read for it.
+async fn call(
+    obj: &ChatGroup,
+    namespace: &str,
+    request: &crate::cams::UpdateChatGroup,
+    desired_hash: &str,
+    ctx: &Context,
+) -> Result<(Outcome, Option<String>), ReconcileError> {
+    let mut version = None;
+    let credentials = match credentials_for(obj, namespace, ctx, &mut version).await? {
+        Ok(credentials) => credentials,
+        Err(e) => {
+            let class = match e {
+                CredentialsError::Rrsa {
+                    transient: true, ..
+                } => ErrorClass::Retryable,
+                _ => ErrorClass::Credentials,
+            };
+            let failure = Failure {
+                class,
+                message: e.to_string(),
+                envelope: None,
+                retry_after: None,
+                called: false,
+            };
+            // No Secret at all is recorded as the empty version, so its creation is a change.
+            let version = version.or_else(|| Some(String::new()));
+            return Ok((Outcome::Failed(failure), version));
+        }
+    };
+    let started = std::time::Instant::now();
+    let result = ctx
+        .cams
+        .update_chat_group(obj.spec.region.clone(), &credentials, request)
+        .await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let outcome = match result {
+        Ok(response) => {
+            tracing::debug!(elapsed_ms, "CAMS accepted UpdateChatGroup");
+            Outcome::Accepted {
+                envelope: response.envelope,
+                hash: desired_hash.to_string(),
+            }
+        }
+        Err(e) => {
+            warn!(class = e.class().label(), error = %e, elapsed_ms, "UpdateChatGroup failed");
+            failed(&e, e.may_have_reached_cams())
+        }
+    };
+    Ok((outcome, version))
+}
+
+fn failed(e: &CamsError, called: bool) -> Outcome {
+    let mut message = e.to_string();
+    if e.class() == ErrorClass::Freshness {
+        message = match e.server_date() {
+            Some(server) => format!(
+                "{message} (after one retry with a fresh nonce and timestamp); the operator's clock differs from CAMS's by {}s",
+                (Utc::now() - server).num_seconds()
+            ),
+            None => format!("{message} (after one retry with a fresh nonce and timestamp)"),
+        };
+    }
+    Outcome::Failed(Failure {
+        class: e.class(),
+        message,
+        envelope: e.envelope().cloned(),
+        retry_after: e.retry_after(),
+        called,
+    })
+}
+
+/// The credentials for this object: its Secret, or the operator's own if lent. The outer
+/// error is a Kubernetes failure (retried by the error policy); the inner one a credentials
+/// outcome.
+async fn credentials_for(
+    obj: &ChatGroup,
+    namespace: &str,
+    ctx: &Context,
+    version: &mut Option<String>,
+) -> Result<Result<Credentials, CredentialsError>, ReconcileError> {
+    let Some(reference) = &obj.spec.credentials_secret_ref else {
+        if !ctx.lend.allows(namespace) {
+            return Ok(Err(CredentialsError::NotLent {
+                namespace: namespace.to_string(),
+            }));
+        }
+        return Ok(match ctx.operator_credentials.current().await {
+            Ok(Some(credentials)) => Ok(credentials),
+            Ok(None) => Err(CredentialsError::NoOperatorCredentials),
+            Err(e) => Err(CredentialsError::Rrsa {
+                message: e.to_string(),
+                transient: e.is_transient(),
+            }),
+        });
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let got = tokio::time::timeout(ctx.api_timeout, secrets.get_opt(&reference.name))
+        .await
+        .map_err(|_| ReconcileError::Timeout("reading the credentials Secret"))?
+        .map_err(|source| ReconcileError::Kube {
+            action: "reading the credentials Secret",
+            source,
+        })?;
+    *version = got
+        .as_ref()
+        .and_then(|s| s.metadata.resource_version.clone());
+    Ok(match got {
+        None => Err(CredentialsError::SecretNotFound {
+            namespace: namespace.to_string(),
+            name: reference.name.clone(),
+        }),
+        Some(secret) => credentials_from_secret(&secret),
+    })
+}
+
+/// Reads the object from the API server (the cache lags behind our own write).
+async fn read_fresh(
+    obj: &ChatGroup,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<Option<ChatGroup>, ReconcileError> {
+    let api: Api<ChatGroup> = Api::namespaced(ctx.client.clone(), namespace);
+    let mut fresh = tokio::time::timeout(ctx.api_timeout, api.get_opt(&obj.name_any()))
+        .await
+        .map_err(|_| ReconcileError::Timeout("re-reading the ChatGroup"))?
+        .map_err(|source| ReconcileError::Kube {
+            action: "re-reading the ChatGroup",
+            source,
+        })?;
+    if let Some(fresh) = fresh.as_mut() {
+        strip_for_cache(fresh);
+    }
+    Ok(fresh)
+}
+
+async fn write_status(
+    obj: &ChatGroup,
+    namespace: &str,
+    judgement: &Judgement,
+    ctx: &Context,
+) -> Result<(), ReconcileError> {
+    let status: &ChatGroupStatus = &judgement.status;
+    let api: Api<ChatGroup> = Api::namespaced(ctx.client.clone(), namespace);
+    // Server-side apply with the whole status: a field this manager leaves out is removed.
+    let patch = json!({
+        "apiVersion": ChatGroup::api_version(&()),
+        "kind": ChatGroup::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(&ctx.field_manager).force();
+    let result = tokio::time::timeout(
+        ctx.api_timeout,
+        api.patch_status(&obj.name_any(), &params, &Patch::Apply(&patch)),
+    )
+    .await;
+    match result {
+        Err(_) => {
+            ctx.metrics.status_write(WriteResult::Timeout);
+            Err(ReconcileError::Timeout("writing status"))
+        }
+        Ok(Err(source)) => {
+            ctx.metrics.status_write(WriteResult::Error);
+            Err(ReconcileError::Kube {
+                action: "writing status",
+                source,
+            })
+        }
+        Ok(Ok(written)) => {
+            ctx.metrics.status_write(WriteResult::Ok);
+            ctx.caches.record_write(
+                obj,
+                written.metadata.resource_version,
+                status,
+                judgement.requeue,
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn publish(obj: &ChatGroup, event: &crate::status::EventSpec, ctx: &Context) {
+    let ev = Event {
+        type_: match event.kind {
+            EventKind::Normal => EventType::Normal,
+            EventKind::Warning => EventType::Warning,
+        },
+        reason: event.reason.to_string(),
+        note: Some(event.note.chars().take(1000).collect()),
+        action: "UpdateChatGroup".into(),
+        secondary: None,
+    };
+    let reference = obj.object_ref(&());
+    match tokio::time::timeout(
+        ctx.api_timeout,
+        Recorder::new(ctx.client.clone(), ctx.reporter.clone()).publish(&ev, &reference),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(error = %e, "could not publish event"),
+        Err(_) => warn!("publishing an event timed out"),
+    }
+}
+
+/// Requeues after a Kubernetes failure. CAMS failures never get here.
+pub fn error_policy(_obj: Arc<ChatGroup>, error: &ReconcileError, _ctx: Arc<Context>) -> Action {
+    warn!(error = %error, label = error.metric_label().as_str(), "reconcile failed; retrying");
+    Action::requeue(error_retry_delay())
+}
+
+/// 10 to 15 s after a Kubernetes failure (jittered, so a brief API-server outage does not
+/// bring every object back at once).
+fn error_retry_delay() -> Duration {
+    Duration::from_secs(10) + Duration::from_millis(rand::random::<u64>() % 5000)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,252 @@
+//! Runs the controller: one ChatGroup watch per watched namespace (or one for the cluster),
+//! the triggers that re-queue objects, readiness and the object-state gauges.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::PartialObjectMeta;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, ResourceExt};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::{error_policy, reconcile, Context};
+use crate::resource::{ChatGroup, ConditionType};
+use crate::watch_backoff::WatchBackoff;
+
+/// Which ChatGroups to watch.
+#[derive(Clone, Debug, Default)]
+pub struct WatchScope {
+    /// Namespaces; empty means all. Secrets are watched (metadata only) only in listed
+    /// namespaces: cluster-wide, a referenced Secret is re-read instead, so the operator
+    /// never needs to list or watch every Secret in the cluster.
+    pub namespaces: Vec<String>,
+    /// Label selector, if any.
+    pub label_selector: Option<String>,
+}
+
+/// Runs the controller until `shutdown` is cancelled; in-flight reconciles then get
+/// `grace` to finish. Every task it starts ends with it.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: WatchScope,
+    concurrency: u16,
+    shutdown: CancellationToken,
+    grace: Duration,
+) {
+    // A new leadership term starts with fresh caches.
+    ctx.caches.clear();
+    let namespaces: Vec<Option<String>> = if scope.namespaces.is_empty() {
+        vec![None]
+    } else {
+        scope.namespaces.iter().cloned().map(Some).collect()
+    };
+    // How many ChatGroup watches finished their first list. Readiness waits on this, not on
+    // Store::wait_until_ready: kube's store wakes only the last of several waiters, and the
+    // controller itself waits on it too.
+    let (synced_tx, synced_rx) = tokio::sync::watch::channel(0usize);
+    let watches = namespaces.len();
+    let controllers: Vec<_> = namespaces
+        .into_iter()
+        .map(|ns| {
+            let parts = NamespaceWatch {
+                ctx: ctx.clone(),
+                namespace: ns,
+                scope: &scope,
+                synced: synced_tx.clone(),
+            };
+            parts.controller(concurrency, shutdown.clone())
+        })
+        .collect();
+    // The term's own token: the gauge loop stops with the controllers, not only at shutdown,
+    // so nothing outlives a leadership term.
+    let term = shutdown.child_token();
+    let _stop_gauges = term.clone().drop_guard();
+    tokio::spawn(watch_state(ctx.clone(), synced_rx, watches, term));
+    let all = futures::future::join_all(controllers);
+    tokio::pin!(all);
+    tokio::select! {
+        _ = &mut all => {}
+        _ = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        } => {
+            warn!(grace_secs = grace.as_secs(), "in-flight reconciles did not finish within the shutdown grace period");
+        }
+    }
+}
+
+/// The watches and the controller of one namespace (or of the cluster).
+struct NamespaceWatch<'a> {
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    scope: &'a WatchScope,
+    synced: tokio::sync::watch::Sender<usize>,
+}
+
+impl NamespaceWatch<'_> {
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(self.ctx.client.clone(), ns),
+            None => Api::all(self.ctx.client.clone()),
+        }
+    }
+
+    fn controller(
+        self,
+        concurrency: u16,
+        shutdown: CancellationToken,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut watcher_config = watcher::Config::default();
+        if let Some(selector) = &self.scope.label_selector {
+            watcher_config = watcher_config.labels(selector);
+        }
+        // What Controller::new builds, plus: cached objects lose what reconciles never read,
+        // the group index follows the watch, and objects sharing a group with one that
+        // appeared or went away are re-queued.
+        let (store, writer) = reflector::store();
+        let (siblings_tx, siblings_rx) = futures::channel::mpsc::unbounded();
+        let indexer = self.ctx.clone();
+        let synced = self.synced.clone();
+        let mut first_list = true;
+        let events = watcher(self.api::<ChatGroup>(), watcher_config)
+            .modify(super::strip_for_cache)
+            .reflect(writer)
+            .inspect_ok(move |event| {
+                for sibling in indexer.caches.index_event(event) {
+                    let _ = siblings_tx.unbounded_send(sibling);
+                }
+                if first_list && matches!(event, watcher::Event::InitDone) {
+                    first_list = false;
+                    synced.send_modify(|n| *n += 1);
+                }
+            })
+            .applied_objects();
+        let mut controller = Controller::for_stream(events, store.clone())
+            .with_config(ControllerConfig::default().concurrency(concurrency))
+            .trigger_backoff(WatchBackoff::default())
+            .reconcile_on(siblings_rx);
+        // Secrets (metadata only) are watched only in listed namespaces.
+        let secret_store = match self.namespace {
+            Some(_) => {
+                let (secret_store, events) = self.secret_events();
+                let dependants = store.clone();
+                controller = controller
+                    .watches_stream(events, move |secret| dependants_of(&dependants, &secret));
+                Some(secret_store)
+            }
+            None => None,
+        };
+        self.ctx.caches.add(store, secret_store);
+        let ctx = self.ctx;
+        async move {
+            controller
+                .graceful_shutdown_on(async move { shutdown.cancelled_owned().await })
+                .run(reconcile, error_policy, ctx)
+                .for_each(|result| async move {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "controller event");
+                    }
+                })
+                .await;
+        }
+    }
+
+    /// The Secret metadata watch: only what identifies a version is kept (kubectl's
+    /// last-applied annotation of a Secret holds its data).
+    fn secret_events(
+        &self,
+    ) -> (
+        Store<PartialObjectMeta<Secret>>,
+        impl Stream<Item = Result<PartialObjectMeta<Secret>, watcher::Error>> + Send + 'static,
+    ) {
+        let (secret_store, writer) = reflector::store();
+        let events = reflector::reflector(
+            writer,
+            watcher(
+                self.api::<PartialObjectMeta<Secret>>(),
+                watcher::Config::default(),
+            )
+            .backoff(WatchBackoff::default())
+            .modify(|secret: &mut PartialObjectMeta<Secret>| {
+                secret.metadata.managed_fields = None;
+                secret.metadata.annotations = None;
+                secret.metadata.labels = None;
+            }),
+        )
+        .touched_objects();
+        (secret_store, events)
+    }
+}
+
+/// The ChatGroups that reference `secret`.
+fn dependants_of(
+    store: &Store<ChatGroup>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<ChatGroup>> {
+    let ns = secret.namespace();
+    let name = secret.name_any();
+    store
+        .state()
+        .into_iter()
+        .filter(|cg| {
+            cg.namespace() == ns
+                && cg
+                    .spec
+                    .credentials_secret_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == name)
+        })
+        .map(|cg| ObjectRef::from_obj(&*cg))
+        .collect()
+}
+
+/// Marks the operator ready once every watch has listed, then keeps the object-state gauges
+/// current (recomputed from the cache; no per-object labels) until `term` ends.
+async fn watch_state(
+    ctx: Arc<Context>,
+    mut synced: tokio::sync::watch::Receiver<usize>,
+    watches: usize,
+    term: CancellationToken,
+) {
+    tokio::select! {
+        result = synced.wait_for(|n| *n >= watches) => if result.is_err() { return },
+        _ = term.cancelled() => return,
+    }
+    ctx.metrics.set_ready(true);
+    tracing::info!("caches synced; ready");
+    let stores = ctx.caches.chatgroup_stores();
+    loop {
+        let mut counts = std::collections::BTreeMap::<(&str, &str), i64>::new();
+        let types = [ConditionType::Ready, ConditionType::Synced];
+        for cond in types {
+            for status in ["True", "False", "Unknown"] {
+                counts.insert((cond.as_str(), status), 0);
+            }
+        }
+        for obj in stores.iter().flat_map(|s| s.state()) {
+            for cond in types {
+                let status = match obj.status.as_ref().and_then(|s| s.condition(cond)) {
+                    Some(c) if c.status == "True" => "True",
+                    Some(_) => "False",
+                    None => "Unknown",
+                };
+                *counts.entry((cond.as_str(), status)).or_default() += 1;
+            }
+        }
+        ctx.metrics
+            .set_objects(&counts.into_iter().collect::<Vec<_>>());
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            _ = term.cancelled() => return,
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The status never claims more than the operator knows: a refused forced re-apply, a lost
+//! answer, an operator misconfiguration, its own status write coming back, and a metadata edit
+//! during a call.
+
+use super::*;
+use crate::resource::{PAUSED_ANNOTATION, RECONCILE_REQUESTED_AT_ANNOTATION as TOKEN};
+
+fn with_resource_version(obj: &ChatGroup, rv: &str) -> ChatGroup {
+    let mut obj = obj.clone();
+    obj.metadata.resource_version = Some(rv.into());
+    obj
+}
+
+/// A group deleted behind the operator's back: the forced re-apply is refused with
+/// GroupNotExist, and the next pass must not turn that into "up to date".
+#[tokio::test]
+async fn a_refused_forced_reapply_never_turns_into_ready_on_the_next_pass() {
+    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let poked = ChatGroupBuilder::from(&v1).annotation(TOKEN, "t-1").build();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Err(api_error(
+            400,
+            "InvalidParameter.GroupNotExist",
+            "The group does not exist.",
+            None,
+        ))])
+        .build();
+    h.reconcile(&poked).await;
+    let refused = h.api.written_status();
+    assert_eq!(
+        cond(&refused, "Ready"),
+        ("False".into(), "InvalidSpec".into())
+    );
+
+    // Every later pass (own write, resync, restart) keeps it so, without a call.
+    for _ in 0..3 {
+        let h = Harness::builder().secret(user_secret()).build();
+        let requeue = h.reconcile(&with_status(&poked, refused.clone())).await;
+        assert_eq!(requeue, Requeue::OnChange);
+        assert!(h.cams_calls().is_empty());
+        assert!(h.api.status_patches().is_empty(), "{:?}", h.api.routes());
+    }
+}
+
+/// An edit's update lands but its answer is lost; the spec is reverted to the accepted one:
+/// that revert must be applied, not judged "up to date".
+#[tokio::test]
+async fn a_revert_after_a_lost_answer_calls_again() {
+    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v2 = ChatGroupBuilder::from(&v1)
+        .generation(2)
+        .subject(Some("Interim subject"))
+        .build();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Err(CamsError::Transport(
+            "connection reset by peer".into(),
+        ))])
+        .build();
+    h.reconcile(&v2).await;
+    let lost = h.api.written_status();
+    assert_eq!(lost.applied_hash, None, "the claim is withdrawn");
+    assert_eq!(cond(&lost, "Ready").0, "False");
+
+    let reverted = ChatGroupBuilder::from(&with_status(&v2, lost))
+        .generation(3)
+        .subject(v1.spec.subject.as_deref())
+        .build();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Ok(alibaba_example_response())])
+        .build();
+    h.reconcile(&reverted).await;
+    let calls = h.cams_calls();
+    assert_eq!(calls.len(), 1, "the revert was judged up to date");
+    assert_eq!(calls[0].request.subject, v1.spec.subject);
+    assert_eq!(cond(&h.api.written_status(), "Ready").0, "True");
+}
+
+/// The watch brings back the status this process just wrote: the reconcile leaves at once,
+/// with the previous reconcile's requeue.
+#[tokio::test]
+async fn its_own_status_write_coming_back_costs_nothing() {
+    let obj = ChatGroupBuilder::new().build();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Err(api_error(500, "InternalError", "boom", None))])
+        .build();
+    let first = h.reconcile(&obj).await;
+    let routes = h.api.routes().len();
+    let echo = with_resource_version(&with_status(&obj, h.api.written_status()), "2001");
+
+    let again = h.reconcile(&echo).await;
+
+    assert_eq!(
+        h.api.routes().len(),
+        routes,
+        "no API request for our own write"
+    );
+    let (Some(a), Some(b)) = (requeue_after(&first), requeue_after(&again)) else {
+        panic!("both requeue: {first:?} {again:?}");
+    };
+    assert!(b <= a, "the retry keeps its time: {a:?} then {b:?}");
+    assert_eq!(h.cams_calls().len(), 1);
+    assert!(h.ctx.metrics.encode().contains("outcome=\"own_write\""));
+}
+
+/// A metadata edit (here: pausing) lands while a call is in flight; the watch delivers that
+/// edit's version, which lacks the status just written. The reconcile must read the object
+/// afresh instead of calling again or wiping the fields of the accepted call.
+#[tokio::test]
+async fn a_metadata_edit_during_a_call_neither_repeats_it_nor_wipes_its_status() {
+    let obj = ChatGroupBuilder::new().build();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Ok(alibaba_example_response())])
+        .build();
+    h.reconcile(&obj).await;
+    let written = h.api.written_status();
+
+    // The edit's version (1500): the old status, the new annotation.
+    let edited = with_resource_version(
+        &ChatGroupBuilder::from(&obj)
+            .annotation(PAUSED_ANNOTATION, "true")
+            .build(),
+        "1500",
+    );
+    // What the API server holds now: the edit and our status (2002).
+    let current = with_resource_version(&with_status(&edited, written.clone()), "2002");
+    let h2 = Harness::builder().chatgroup(&current).build();
+    // The same process (its memory of the write) reconciles the edit's version.
+    let ctx = Context {
+        client: h2.ctx.client.clone(),
+        cams: h.ctx.cams.clone(),
+        endpoints: h.ctx.endpoints.clone(),
+        operator_credentials: OperatorCredentials::none(),
+        lend: LendPolicy::Nobody,
+        retry: RetryPolicy::default(),
+        reporter: h.ctx.reporter.clone(),
+        field_manager: FIELD_MANAGER.into(),
+        api_timeout: Duration::from_secs(5),
+        caches: Default::default(),
+        metrics: Default::default(),
+    };
+    ctx.caches
+        .record_write(&obj, Some("2001".into()), &written, Requeue::OnChange);
+    reconcile_object(Arc::new(edited), Arc::new(ctx))
+        .await
+        .expect("reconcile");
+
+    assert_eq!(h.cams_calls().len(), 1, "the call was repeated");
+    let routes = h2.api.routes();
+    assert_eq!(routes[0], chatgroup_get_route(), "{routes:?}");
+    let patched = h2.api.written_status();
+    assert_eq!(
+        patched.request_id, written.request_id,
+        "the accepted call's fields were wiped"
+    );
+    assert_eq!(patched.applied_hash, written.applied_hash);
+    assert_eq!(
+        cond(&patched, "Synced"),
+        ("False".into(), "ReconcilePaused".into())
+    );
+    assert_eq!(
+        cond(&patched, "Ready").0,
+        "True",
+        "paused after acceptance keeps Ready"
+    );
+}
+
+/// A bad endpoint setting is the operator's fault, not the spec's: ConfigurationError, no
+/// call, and a restart with fixed settings applies the spec.
+#[tokio::test]
+async fn an_operator_misconfiguration_is_configuration_error_and_clears_on_restart() {
+    let obj = ChatGroupBuilder::new().build();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Err(CamsError::InvalidEndpoint(
+            "cams..example.com".into(),
+        ))])
+        .build();
+    h.reconcile(&obj).await;
+    let status = h.api.written_status();
+    assert_eq!(
+        cond(&status, "Synced"),
+        ("False".into(), "ConfigurationError".into())
+    );
+    assert_eq!(cond(&status, "Stalled").0, "True");
+    assert!(condition(&status, "Synced")
+        .message
+        .contains("operator's settings"));
+    assert_eq!(h.api.single_event().1, "ConfigurationError");
+
+    // Restarted with fixed settings: the spec is applied.
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Ok(alibaba_example_response())])
+        .build();
+    h.reconcile(&with_status(&obj, status)).await;
+    assert_eq!(h.cams_calls().len(), 1);
+    let fixed = h.api.written_status();
+    assert_eq!(cond(&fixed, "Ready").0, "True");
+    assert_eq!(cond(&fixed, "Stalled").0, "False");
+}

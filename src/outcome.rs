@@ -1,0 +1,464 @@
+//! The outcome table as one piece of data: for each way a reconcile can end, what the
+//! conditions say, whether a person must act, when the next attempt comes and which event is
+//! published. [`crate::status::judge`] applies it, the metrics label it, and the README's table
+//! is rendered from it (a test keeps the two equal).
+
+use crate::cams::ErrorClass;
+
+/// The condition types the operator writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConditionType {
+    /// The group holds the current generation's spec, as far as the operator knows.
+    Ready,
+    /// The last reconcile reached CAMS and CAMS accepted it.
+    Synced,
+    /// A person must act before anything changes (kstatus reads it).
+    Stalled,
+}
+
+impl ConditionType {
+    /// Every type, in the order they are kept in status.
+    pub const ALL: [ConditionType; 3] = [Self::Ready, Self::Synced, Self::Stalled];
+
+    /// The `type` string in status.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "Ready",
+            Self::Synced => "Synced",
+            Self::Stalled => "Stalled",
+        }
+    }
+}
+
+/// Condition reasons (the `reason` field), one per row of the table plus the two that only
+/// describe a healthy state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Ready True: CAMS accepted the current generation's spec.
+    Available,
+    /// Synced True (and Stalled False after an accepted call).
+    ReconcileSuccess,
+    /// CAMS throttled the call.
+    Throttled,
+    /// Any other retryable failure.
+    ReconcileError,
+    /// Credentials missing, unusable or rejected.
+    CredentialsInvalid,
+    /// Credentials valid but not allowed.
+    Forbidden,
+    /// Request timestamp or nonce refused.
+    ClockSkew,
+    /// CAMS refused the spec itself.
+    InvalidSpec,
+    /// The operator's own settings are wrong.
+    ConfigurationError,
+    /// The object's region is outside the operator's allowlist.
+    RegionNotAllowed,
+    /// `cams.dev/paused`.
+    ReconcilePaused,
+    /// Another ChatGroup manages the same group.
+    Conflict,
+    /// Stalled False while retrying.
+    Progressing,
+}
+
+impl Reason {
+    /// The `reason` string in status.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "Available",
+            Self::ReconcileSuccess => "ReconcileSuccess",
+            Self::Throttled => "Throttled",
+            Self::ReconcileError => "ReconcileError",
+            Self::CredentialsInvalid => "CredentialsInvalid",
+            Self::Forbidden => "Forbidden",
+            Self::ClockSkew => "ClockSkew",
+            Self::InvalidSpec => "InvalidSpec",
+            Self::ConfigurationError => "ConfigurationError",
+            Self::RegionNotAllowed => "RegionNotAllowed",
+            Self::ReconcilePaused => "ReconcilePaused",
+            Self::Conflict => "Conflict",
+            Self::Progressing => "Progressing",
+        }
+    }
+}
+
+/// One row of the table: how a reconcile ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Row {
+    /// CAMS accepted the call (2xx, Code OK).
+    Accepted,
+    /// `Throttling*` or `x-acs-retry-after`.
+    Throttled,
+    /// 5xx, transport error, timeout, unknown code.
+    Retryable,
+    /// `InvalidTimeStamp.Expired`, `SignatureNonceUsed`.
+    Freshness,
+    /// No usable credentials, or CAMS rejected them.
+    Credentials,
+    /// Valid credentials without permission.
+    Forbidden,
+    /// `MissingParameter`, `InvalidParameter.*`.
+    Terminal,
+    /// The operator's endpoint or CA settings are wrong.
+    Configuration,
+    /// The region is outside `--regions`.
+    RegionNotAllowed,
+    /// `cams.dev/paused: "true"`.
+    Paused,
+    /// Another ChatGroup manages the same group.
+    Conflict,
+}
+
+impl Row {
+    /// The row a client error class falls in.
+    pub const fn of_class(class: ErrorClass) -> Self {
+        match class {
+            ErrorClass::Throttled => Self::Throttled,
+            ErrorClass::Retryable => Self::Retryable,
+            ErrorClass::Freshness => Self::Freshness,
+            ErrorClass::Credentials => Self::Credentials,
+            ErrorClass::Forbidden => Self::Forbidden,
+            ErrorClass::Terminal => Self::Terminal,
+            ErrorClass::Configuration => Self::Configuration,
+            ErrorClass::RegionNotAllowed => Self::RegionNotAllowed,
+        }
+    }
+
+    /// This row's entry in [`TABLE`].
+    pub fn spec(self) -> &'static RowSpec {
+        // Every row has exactly one entry (tested), so the fallback is never taken.
+        TABLE.iter().find(|r| r.row == self).unwrap_or(&TABLE[0])
+    }
+}
+
+/// What the Ready condition says after a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadyRule {
+    /// True.
+    True,
+    /// False.
+    False,
+    /// Kept True only while the current generation was accepted and no forced re-apply is
+    /// pending; otherwise False. Used where no call was made, so the remote did not change.
+    Unchanged,
+}
+
+/// When the next attempt comes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// When the spec or the reconcile token changes.
+    OnSpecOrToken,
+    /// Per-object exponential backoff with jitter, never sooner than `x-acs-retry-after`.
+    Backoff,
+    /// The slow retry interval, or at once when the credentials Secret changes.
+    SlowOrSecretChange,
+    /// The slow retry interval.
+    Slow,
+    /// When the spec or the operator's settings change (no call is made meanwhile).
+    OnSpecOrSettings,
+    /// When `cams.dev/paused` is removed.
+    OnUnpause,
+    /// A re-check every 30 s, without a call, until the other ChatGroup is gone.
+    Recheck,
+}
+
+/// Event type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Normal.
+    Normal,
+    /// Warning.
+    Warning,
+}
+
+/// One row of the outcome table.
+#[derive(Clone, Copy, Debug)]
+pub struct RowSpec {
+    /// Which row.
+    pub row: Row,
+    /// The metric label (`outcome` of `cams_operator_reconciles_total`).
+    pub label: &'static str,
+    /// How the README names the outcome.
+    pub outcome: &'static str,
+    /// Ready after this row.
+    pub ready: ReadyRule,
+    /// Synced True or False.
+    pub synced: bool,
+    /// The reason of Synced (and of Ready and Stalled when they are False/True because of it).
+    pub reason: Reason,
+    /// Stalled.
+    pub stalled: bool,
+    /// When the next attempt comes.
+    pub next: Next,
+    /// The event published.
+    pub event: (EventKind, &'static str),
+    /// Argo CD's health for an object in this state.
+    pub argo_health: &'static str,
+}
+
+impl RowSpec {
+    /// Whether the row ends a generation ("final": accepted, or a person must act): it sets
+    /// `observedGeneration`, so kstatus stops reading the object as in progress.
+    pub const fn is_final(&self) -> bool {
+        matches!(self.row, Row::Accepted) || self.stalled
+    }
+}
+
+use EventKind::{Normal, Warning};
+
+/// The outcome table.
+pub const TABLE: [RowSpec; 11] = [
+    RowSpec {
+        row: Row::Accepted,
+        label: "accepted",
+        outcome: "accepted (2xx, Code OK)",
+        ready: ReadyRule::True,
+        synced: true,
+        reason: Reason::ReconcileSuccess,
+        stalled: false,
+        next: Next::OnSpecOrToken,
+        event: (Normal, "Updated"),
+        argo_health: "Healthy",
+    },
+    RowSpec {
+        row: Row::Throttled,
+        label: "throttled",
+        outcome: "throttled (`Throttling*`, `x-acs-retry-after`)",
+        ready: ReadyRule::False,
+        synced: false,
+        reason: Reason::Throttled,
+        stalled: false,
+        next: Next::Backoff,
+        event: (Warning, "UpdateFailed"),
+        argo_health: "Progressing",
+    },
+    RowSpec {
+        row: Row::Retryable,
+        label: "retryable",
+        outcome: "5xx, transport error, timeout, unknown code",
+        ready: ReadyRule::False,
+        synced: false,
+        reason: Reason::ReconcileError,
+        stalled: false,
+        next: Next::Backoff,
+        event: (Warning, "UpdateFailed"),
+        argo_health: "Progressing",
+    },
+    RowSpec {
+        row: Row::Freshness,
+        label: "freshness",
+        outcome: "stale timestamp / reused nonce (after one immediate retry)",
+        ready: ReadyRule::False,
+        synced: false,
+        reason: Reason::ClockSkew,
+        stalled: false,
+        next: Next::Backoff,
+        event: (Warning, "ClockSkew"),
+        argo_health: "Progressing",
+    },
+    RowSpec {
+        row: Row::Credentials,
+        label: "credentials",
+        outcome: "bad or missing credentials",
+        ready: ReadyRule::False,
+        synced: false,
+        reason: Reason::CredentialsInvalid,
+        stalled: true,
+        next: Next::SlowOrSecretChange,
+        event: (Warning, "CredentialsInvalid"),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::Forbidden,
+        label: "forbidden",
+        outcome: "not allowed (`Forbidden*`, `Authentication.NoAuth`, `ActionUnauthorized`)",
+        ready: ReadyRule::False,
+        synced: false,
+        reason: Reason::Forbidden,
+        stalled: true,
+        next: Next::Slow,
+        event: (Warning, "Forbidden"),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::Terminal,
+        label: "terminal",
+        outcome: "bad request (`InvalidParameter.*`, `MissingParameter`)",
+        ready: ReadyRule::False,
+        synced: false,
+        reason: Reason::InvalidSpec,
+        stalled: true,
+        next: Next::OnSpecOrToken,
+        event: (Warning, "InvalidSpec"),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::Configuration,
+        label: "configuration",
+        outcome: "operator misconfigured (endpoint, CA bundle)",
+        ready: ReadyRule::Unchanged,
+        synced: false,
+        reason: Reason::ConfigurationError,
+        stalled: true,
+        next: Next::OnSpecOrSettings,
+        event: (Warning, "ConfigurationError"),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::RegionNotAllowed,
+        label: "region_not_allowed",
+        outcome: "region outside `--regions`",
+        ready: ReadyRule::False,
+        synced: false,
+        reason: Reason::RegionNotAllowed,
+        stalled: true,
+        next: Next::OnSpecOrSettings,
+        event: (Warning, "RegionNotAllowed"),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::Paused,
+        label: "paused",
+        outcome: "`cams.dev/paused: \"true\"`",
+        ready: ReadyRule::Unchanged,
+        synced: false,
+        reason: Reason::ReconcilePaused,
+        stalled: false,
+        next: Next::OnUnpause,
+        event: (Normal, "Paused"),
+        argo_health: "Suspended",
+    },
+    RowSpec {
+        row: Row::Conflict,
+        label: "conflict",
+        outcome: "another ChatGroup manages the group",
+        ready: ReadyRule::False,
+        synced: false,
+        reason: Reason::Conflict,
+        stalled: true,
+        next: Next::Recheck,
+        event: (Warning, "Conflict"),
+        argo_health: "Degraded",
+    },
+];
+
+impl ReadyRule {
+    fn text(self) -> &'static str {
+        match self {
+            Self::True => "True",
+            Self::False => "False",
+            Self::Unchanged => "unchanged¹",
+        }
+    }
+}
+
+impl Next {
+    fn text(self) -> &'static str {
+        match self {
+            Self::OnSpecOrToken => "when the spec or `cams.dev/reconcile-requested-at` changes",
+            Self::Backoff => "backoff with jitter (`--retry-base` … `--retry-max`), never before `x-acs-retry-after`",
+            Self::SlowOrSecretChange => "`--slow-retry`, or within 60 s of the Secret changing",
+            Self::Slow => "`--slow-retry`",
+            Self::OnSpecOrSettings => "when the spec changes or the operator restarts with fixed settings",
+            Self::OnUnpause => "when the annotation is removed",
+            Self::Recheck => "re-checked every 30 s without a call",
+        }
+    }
+}
+
+/// The table as the README shows it (Markdown, one line per row, ending in a newline).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| Outcome | Ready | Synced (reason) | Stalled | Next attempt | Event | Argo CD |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for r in &TABLE {
+        let kind = match r.event.0 {
+            Normal => "Normal",
+            Warning => "Warning",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} {} | {} | {} | {kind} {} | {} |\n",
+            r.outcome,
+            r.ready.text(),
+            if r.synced { "True" } else { "False" },
+            r.reason.as_str(),
+            if r.stalled { "True" } else { "False" },
+            r.next.text(),
+            r.event.1,
+            r.argo_health,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_has_exactly_one_entry_and_a_unique_label() {
+        let rows = [
+            Row::Accepted,
+            Row::Throttled,
+            Row::Retryable,
+            Row::Freshness,
+            Row::Credentials,
+            Row::Forbidden,
+            Row::Terminal,
+            Row::Configuration,
+            Row::RegionNotAllowed,
+            Row::Paused,
+            Row::Conflict,
+        ];
+        for row in rows {
+            assert_eq!(TABLE.iter().filter(|r| r.row == row).count(), 1, "{row:?}");
+            assert_eq!(row.spec().row, row);
+        }
+        let mut labels: Vec<_> = TABLE.iter().map(|r| r.label).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), TABLE.len());
+    }
+
+    #[test]
+    fn every_error_class_has_a_row_with_its_label() {
+        for class in [
+            ErrorClass::Throttled,
+            ErrorClass::Retryable,
+            ErrorClass::Freshness,
+            ErrorClass::Credentials,
+            ErrorClass::Forbidden,
+            ErrorClass::Terminal,
+            ErrorClass::Configuration,
+            ErrorClass::RegionNotAllowed,
+        ] {
+            assert_eq!(Row::of_class(class).spec().label, class.label());
+        }
+    }
+
+    #[test]
+    fn the_readme_shows_this_table() {
+        let readme = include_str!("../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's outcome table differs from the code's; paste this:\n{table}"
+        );
+    }
+
+    #[test]
+    fn only_stalled_rows_and_acceptance_are_final() {
+        for r in &TABLE {
+            assert_eq!(
+                r.is_final(),
+                r.row == Row::Accepted || r.stalled,
+                "{:?}",
+                r.row
+            );
+            // A person must act exactly when Argo CD reads the object as Degraded.
+            assert_eq!(r.stalled, r.argo_health == "Degraded", "{:?}", r.row);
+        }
+    }
+}
