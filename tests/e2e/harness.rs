@@ -199,7 +199,7 @@ impl World {
         self.sim_send(reqwest::Method::POST, path, body).await
     }
 
-    async fn sim_send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub async fn sim_send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}{path}", self.env.simulator);
         let reply = self
             .http

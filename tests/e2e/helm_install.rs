@@ -20,7 +20,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use serde_json::json;
 
-use crate::harness::{condition, World};
+use crate::harness::{condition, reason, World};
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/cams-operator");
 
@@ -376,6 +376,17 @@ async fn scenario(
             "the chart does not grant {check:?}"
         );
     }
+    // Secrets: read by name only; listed and watched only per namespace with watchNamespaces.
+    for verb in ["list", "watch"] {
+        let in_ns = can_i(world, &sa_user, &[verb, "secrets", "-n", &world.ns]).await;
+        assert_eq!(
+            in_ns == "yes",
+            namespaced,
+            "{verb} secrets in the namespace: {in_ns}"
+        );
+        let everywhere = can_i(world, &sa_user, &[verb, "secrets", "--all-namespaces"]).await;
+        assert_eq!(everywhere, "no", "{verb} secrets cluster-wide");
+    }
     let cluster_wide = can_i(
         world,
         &sa_user,
@@ -484,6 +495,10 @@ async fn scenario(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    if !namespaced {
+        secret_created_late_is_noticed_without_a_watch(world, label).await;
+    }
+
     let logs = operator.logs();
     operator.stop().await;
     for needle in ["forbidden", "Forbidden"] {
@@ -494,6 +509,44 @@ async fn scenario(
     }
     let out = helm(work, &["uninstall", release, "--namespace", release_ns]).await;
     eprintln!("{out}");
+}
+
+/// Cluster-wide the operator cannot list or watch Secrets: a ChatGroup whose Secret appears
+/// after it re-reads that Secret's metadata and converges within the 60 s bound.
+async fn secret_created_late_is_noticed_without_a_watch(world: &World, label: Option<&str>) {
+    let mut late = world
+        .group(
+            "late",
+            "EA303LATE",
+            json!({"subject": "Late", "credentialsSecretRef": {"name": "late-credentials"}}),
+        )
+        .await;
+    if let Some((k, v)) = label.and_then(|l| l.split_once('=')) {
+        late.metadata.labels = Some([(k.to_string(), v.to_string())].into());
+    }
+    world.create(&late).await;
+    world
+        .wait_for("late", "CredentialsInvalid", Duration::from_secs(30), |o| {
+            reason(o, "Synced").as_deref() == Some("CredentialsInvalid")
+        })
+        .await;
+    let started = Instant::now();
+    world
+        .create_secret(
+            "late-credentials",
+            &world.access_key_id,
+            &world.access_key_secret,
+            None,
+        )
+        .await;
+    world
+        .wait_for("late", "Ready", Duration::from_secs(80), |o| {
+            condition(o, "Ready").as_deref() == Some("True")
+        })
+        .await;
+    let waited = started.elapsed();
+    eprintln!("a Secret created late was noticed without a watch after {waited:.1?} (bound 60 s)");
+    assert!(waited < Duration::from_secs(65), "{waited:?}");
 }
 
 #[tokio::test]

@@ -16,11 +16,17 @@ CHART = ROOT / "charts" / "cams-operator"
 HERE = pathlib.Path(__file__).resolve().parent
 NS = "cams-system"
 
+# Cluster-wide (the default): Secrets are only read, one by name, never listed or watched.
 OPERATOR_RULES = [
     {"apiGroups": ["cams.dev"], "resources": ["chatgroups"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["cams.dev"], "resources": ["chatgroups/status"], "verbs": ["patch"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
+]
+# watchNamespaces: a Role per namespace, where a Secret metadata watch is allowed.
+NAMESPACED_RULES = [
+    {**r, "verbs": ["get", "list", "watch"]} if r["resources"] == ["secrets"] else r
+    for r in OPERATOR_RULES
 ]
 
 
@@ -176,8 +182,8 @@ def test_watch_namespaces_uses_roles_and_no_cluster_role():
     docs = render("values-namespaced.yaml")
     assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in by_kind(docs, "Role")}
-    assert roles[("team-a", "cams")]["rules"] == OPERATOR_RULES
-    assert roles[("team-b", "cams")]["rules"] == OPERATOR_RULES
+    assert roles[("team-a", "cams")]["rules"] == NAMESPACED_RULES
+    assert roles[("team-b", "cams")]["rules"] == NAMESPACED_RULES
     assert roles[(NS, "cams-leader-election")]["rules"][1]["resourceNames"] == ["cams-operator-blue"]
     bindings = {(b["metadata"]["namespace"], b["metadata"]["name"]): b for b in by_kind(docs, "RoleBinding")}
     assert set(bindings) == {("team-a", "cams"), ("team-b", "cams"), (NS, "cams-leader-election")}

@@ -70,8 +70,10 @@ watches (a ClusterRole) or in each listed namespace (a Role). These are exactly 
 the operator makes:
 - chatgroups: list + watch (its informer), get (re-reads before writing);
 - chatgroups/status: patch (server-side apply of status);
-- secrets: list + watch (a metadata watch re-queues ChatGroups when their Secret changes),
-  get (reads the Secret a ChatGroup names);
+- secrets: get (reads the Secret a ChatGroup names; cluster-wide, a ChatGroup waiting on a
+  credentials fix re-reads its Secret's metadata every 60 s, so the operator never lists or
+  watches every Secret in the cluster); with watchNamespaces also list + watch in those
+  namespaces (a metadata watch re-queues ChatGroups at once when their Secret changes);
 - events.k8s.io events: create (every event is a new one; none is patched).
 */}}
 {{- define "cams-operator.rules" -}}
@@ -83,7 +85,11 @@ the operator makes:
   verbs: ["patch"]
 - apiGroups: [""]
   resources: ["secrets"]
+  {{- if .Values.watchNamespaces }}
   verbs: ["get", "list", "watch"]
+  {{- else }}
+  verbs: ["get"]
+  {{- end }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]

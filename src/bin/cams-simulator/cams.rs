@@ -141,6 +141,8 @@ pub async fn handle(app: &App, remote: SocketAddr, parts: &Parts, body: &Bytes) 
         }
     }
 
+    let lose_answer = faults.lose_answer_probability > 0.0
+        && rand::random::<f64>() < faults.lose_answer_probability;
     let clock = Utc::now() + chrono::Duration::seconds(faults.clock_offset_secs);
     let mut seen = Seen {
         access_key_id: entry.access_key_id.clone(),
@@ -165,6 +167,13 @@ pub async fn handle(app: &App, remote: SocketAddr, parts: &Parts, body: &Bytes) 
     entry.security_token = seen.security_token;
     entry.sts_issued = seen.sts_issued;
     entry.fault = seen.fault;
+    if lose_answer {
+        // Processed like any call (an update lands), then the answer never reaches the client.
+        entry.fault = Some("answer_lost");
+        let _ = finish(app, entry, arrived, clock, &host, outcome, action);
+        tracing::debug!(tenant, "processed, then lost the answer (connection reset)");
+        return Reply::Reset;
+    }
     finish(app, entry, arrived, clock, &host, outcome, action)
 }
 

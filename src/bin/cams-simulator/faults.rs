@@ -24,6 +24,9 @@ pub struct FaultConfig {
     pub hang: Option<HangFault>,
     /// Probability that the connection is reset (TCP RST) instead of answered.
     pub reset_probability: f64,
+    /// Probability that the call is processed (an update lands) and then the connection is
+    /// reset instead of answered: the client never learns that it succeeded.
+    pub lose_answer_probability: f64,
     /// Seconds added to the simulator's clock (freshness checks and the `Date` header).
     pub clock_offset_secs: i64,
 }
@@ -91,6 +94,7 @@ impl FaultConfig {
             probability("hang.probability", hang.probability)?;
         }
         probability("resetProbability", self.reset_probability)?;
+        probability("loseAnswerProbability", self.lose_answer_probability)?;
         if self.clock_offset_secs.unsigned_abs() > 10 * 365 * 24 * 3600 {
             return Err("clockOffsetSecs is out of range (more than 10 years)".into());
         }

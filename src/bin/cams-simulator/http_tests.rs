@@ -482,6 +482,48 @@ async fn throttling_and_injected_errors_per_tenant() {
 }
 
 #[tokio::test]
+async fn a_lost_answer_applies_the_update_and_resets_the_connection() {
+    let sim = Sim::start().await;
+    sim.setup("t-lost").await;
+    sim.admin(
+        "PUT",
+        "faults/tenants/t-lost",
+        json!({"loseAnswerProbability": 1.0}),
+    )
+    .await;
+    let mut params = ids("t-lost");
+    params.push(("Subject".into(), "Landed".into()));
+    let err = sim
+        .client(SignatureVersion::V3)
+        .call(
+            "UpdateChatGroup",
+            &params,
+            None,
+            &Credentials::new("ak-t-lost", "secret-1"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CamsError::Transport(_)), "{err}");
+    // The update landed all the same.
+    let (_, group) = sim
+        .admin("GET", "groups/t-lost/8613800001234/G1", Value::Null)
+        .await;
+    assert_eq!(group["subject"], "Landed", "{group}");
+    let calls = sim.calls("t-lost").await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["code"], "OK");
+    assert_eq!(calls[0]["fault"], "answer_lost");
+    let (s, _) = sim
+        .admin(
+            "PUT",
+            "faults/default",
+            json!({"loseAnswerProbability": -0.5}),
+        )
+        .await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
 async fn connection_reset_gives_no_http_response() {
     let sim = Sim::start().await;
     sim.setup("t-reset").await;

@@ -10,4 +10,5 @@ mod leader_election;
 mod rate_limit;
 mod rotation;
 mod rrsa;
+mod status_truth;
 mod terminal;

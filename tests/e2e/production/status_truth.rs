@@ -1,0 +1,228 @@
+//! The status never claims more than the operator knows, against the real API server and the
+//! simulator: a group deleted behind the operator's back, an answer lost after the update
+//! landed, a metadata edit during a call, and two ChatGroups for one group created together.
+
+use std::time::{Duration, Instant};
+
+use cams_operator::resource::ChatGroup;
+use serde_json::json;
+
+use crate::harness::{condition, reason, World};
+
+const FAST_RETRY: [&str; 4] = ["--retry-base", "200ms", "--retry-max", "1s"];
+
+/// Polls for `window`, asserting Ready is never True.
+async fn ready_stays_false(world: &World, name: &str, window: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < window {
+        let obj = world.get(name).await;
+        assert_ne!(
+            condition(&obj, "Ready").as_deref(),
+            Some("True"),
+            "{name} claims Ready {:.1}s later: {:#?}",
+            started.elapsed().as_secs_f64(),
+            obj.status
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_group_deleted_behind_the_operators_back_never_shows_ready_after_a_forced_reapply() {
+    let world = World::new("gone").await;
+    let mut operator = world.operator(&FAST_RETRY);
+    let cg = world
+        .group("gone", "EA303GONE", json!({"subject": "Gone soon"}))
+        .await;
+    world.create(&cg).await;
+    world.wait_ready("gone").await;
+
+    // The group disappears; the user forces a re-apply.
+    world
+        .sim_send(
+            reqwest::Method::DELETE,
+            &format!("/admin/groups?custSpaceId={}", world.tenant),
+            serde_json::Value::Null,
+        )
+        .await;
+    world
+        .patch(
+            "gone",
+            json!({"metadata": {"annotations": {"cams.dev/reconcile-requested-at": "after-delete"}}}),
+        )
+        .await;
+    let obj = world
+        .wait_for("gone", "InvalidSpec", Duration::from_secs(30), |o| {
+            reason(o, "Synced").as_deref() == Some("InvalidSpec")
+        })
+        .await;
+    assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
+    assert_eq!(
+        obj.status.as_ref().and_then(|s| s.code.as_deref()),
+        Some("InvalidParameter.GroupNotExist")
+    );
+    // A label edit (a watch event) and the passes that follow must not flip it back.
+    world
+        .patch("gone", json!({"metadata": {"labels": {"touched": "yes"}}}))
+        .await;
+    ready_stays_false(&world, "gone", Duration::from_secs(5)).await;
+    let calls = world.calls("UpdateChatGroup").await;
+    assert_eq!(
+        calls.len(),
+        2,
+        "one apply, one refused re-apply: {calls:#?}"
+    );
+    operator.stop().await;
+    println!(
+        "group deleted behind the back: Ready stayed False for 5 s after GroupNotExist, 2 calls"
+    );
+}
+
+#[tokio::test]
+async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
+    let world = World::new("lost").await;
+    let mut operator = world.operator(&FAST_RETRY);
+    let cg = world
+        .group("lost", "EA303LOST", json!({"subject": "Original"}))
+        .await;
+    world.create(&cg).await;
+    world.wait_ready("lost").await;
+
+    // The edit's update lands, its answer is lost.
+    world
+        .set_faults(json!({"loseAnswerProbability": 1.0}))
+        .await;
+    world
+        .patch("lost", json!({"spec": {"subject": "Interim"}}))
+        .await;
+    world
+        .wait_for("lost", "retrying", Duration::from_secs(30), |o| {
+            reason(o, "Synced").as_deref() == Some("ReconcileError")
+        })
+        .await;
+    let group = sim_group(&world, "EA303LOST").await;
+    assert_eq!(
+        group["subject"], "Interim",
+        "the fault lets the update land"
+    );
+
+    // The user reverts to the accepted spec; then the network heals.
+    world
+        .patch("lost", json!({"spec": {"subject": "Original"}}))
+        .await;
+    world.set_faults(json!({})).await;
+    let obj = world.wait_ready("lost").await;
+    assert_eq!(obj.metadata.generation, Some(3));
+    let group = sim_group(&world, "EA303LOST").await;
+    assert_eq!(
+        group["subject"], "Original",
+        "Ready while CAMS holds the interim value"
+    );
+    let calls = world.calls("UpdateChatGroup").await;
+    let last = calls.last().expect("calls");
+    assert_eq!(last["params"]["Subject"], "Original");
+    assert_eq!(last["code"], "OK");
+    operator.stop().await;
+    println!(
+        "lost answer then revert: the revert was applied ({} calls), CAMS holds the reverted subject",
+        calls.len()
+    );
+}
+
+#[tokio::test]
+async fn a_metadata_edit_during_a_call_causes_no_second_call_and_keeps_its_status() {
+    let world = World::new("edit").await;
+    world.set_faults(json!({"latencyMs": 1500})).await;
+    let mut operator = world.operator(&[]);
+    let cg = world
+        .group("slow", "EA303SLOW", json!({"subject": "Slow call"}))
+        .await;
+    world.create(&cg).await;
+    // The call is in flight: edit labels and annotations meanwhile.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    world
+        .patch(
+            "slow",
+            json!({"metadata": {"labels": {"team": "support"}, "annotations": {"note": "edited mid-call"}}}),
+        )
+        .await;
+    let obj = world.wait_ready("slow").await;
+    let status = obj.status.clone().expect("status");
+    assert!(status.request_id.is_some(), "{status:#?}");
+    // Give a duplicate every chance to show up.
+    let calls = world
+        .expect_calls("UpdateChatGroup", 1, Duration::from_secs(4))
+        .await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    let obj = world.get("slow").await;
+    assert_eq!(obj.status, Some(status), "a later write changed the status");
+    operator.stop().await;
+    println!("metadata edit during a 1.5 s call: 1 call, status kept");
+}
+
+#[tokio::test]
+async fn two_chatgroups_created_together_for_one_group_leave_exactly_one_ready() {
+    let world = World::new("twins").await;
+    let mut operator = world.operator(&FAST_RETRY);
+    let a = world
+        .group("twin-a", "EA303TWIN", json!({"subject": "Twin"}))
+        .await;
+    let b = world.manifest("twin-b", "EA303TWIN", &json!({"subject": "Twin"}));
+    let (a, b) = tokio::join!(world.create(&a), world.create(&b));
+    let same_second = a.metadata.creation_timestamp == b.metadata.creation_timestamp;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (ready, conflict) = loop {
+        let (x, y) = (world.get("twin-a").await, world.get("twin-b").await);
+        let ready: Vec<_> = [&x, &y]
+            .into_iter()
+            .filter(|o| condition(o, "Ready").as_deref() == Some("True"))
+            .map(|o| o.metadata.name.clone().unwrap_or_default())
+            .collect();
+        let conflict: Vec<_> = [&x, &y]
+            .into_iter()
+            .filter(|o| reason(o, "Stalled").as_deref() == Some("Conflict"))
+            .map(|o| o.metadata.name.clone().unwrap_or_default())
+            .collect();
+        if ready.len() == 1 && conflict.len() == 1 {
+            break (ready, conflict);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ready {ready:?}, conflict {conflict:?}: {:#?} {:#?}",
+            x.status,
+            y.status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // The winner is the older one, ties broken by the smaller uid.
+    let key = |o: &ChatGroup| {
+        (
+            o.metadata.creation_timestamp.clone().map(|t| t.0),
+            o.metadata.uid.clone(),
+        )
+    };
+    let winner = if key(&a) < key(&b) {
+        "twin-a"
+    } else {
+        "twin-b"
+    };
+    assert_eq!(ready, vec![winner.to_string()], "conflict {conflict:?}");
+    // It stays that way.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let loser = world.get(&conflict[0]).await;
+    assert_eq!(condition(&loser, "Ready").as_deref(), Some("False"));
+    operator.stop().await;
+    println!(
+        "two ChatGroups for one group (same second: {same_second}): exactly one Ready ({winner})"
+    );
+}
+
+/// The simulator's copy of a group of this world's tenant.
+async fn sim_group(world: &World, group_id: &str) -> serde_json::Value {
+    world
+        .sim_get(&format!(
+            "{}/admin/groups/{}/8613800001234/{group_id}",
+            world.env.simulator, world.tenant
+        ))
+        .await
+}
