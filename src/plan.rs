@@ -103,3 +103,229 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::{
+        ChannelType, ChatGroupStatus, RetryStatus, PAUSED_ANNOTATION,
+        RECONCILE_REQUESTED_AT_ANNOTATION,
+    };
+    use crate::status::{set_condition, Reason};
+
+    const H1: &str = "v1:one";
+    const H2: &str = "v1:two";
+
+    fn now() -> DateTime<Utc> {
+        parse_time("2026-11-30T12:00:00Z").unwrap()
+    }
+
+    /// A generation-2 object; `synced` sets a Synced condition judged for `judged`.
+    struct Case {
+        applied: Option<&'static str>,
+        synced: Option<Reason>,
+        judged: Option<i64>,
+        token: Option<&'static str>,
+        handled: Option<&'static str>,
+        retry_in_secs: Option<i64>,
+        paused: bool,
+    }
+
+    const BASE: Case = Case {
+        applied: None,
+        synced: None,
+        judged: None,
+        token: None,
+        handled: None,
+        retry_in_secs: None,
+        paused: false,
+    };
+
+    fn object(case: &Case) -> ChatGroup {
+        let mut obj = ChatGroup::new(
+            "g",
+            ChatGroupSpec {
+                business_number: "1".into(),
+                cust_space_id: "c".into(),
+                group_id: "g".into(),
+                channel_type: ChannelType::Whatsapp,
+                subject: None,
+                description: None,
+                profile_picture_url: None,
+                region: None,
+                credentials_secret_ref: None,
+            },
+        );
+        obj.metadata.generation = Some(2);
+        let mut annotations = std::collections::BTreeMap::new();
+        if let Some(token) = case.token {
+            annotations.insert(RECONCILE_REQUESTED_AT_ANNOTATION.to_string(), token.into());
+        }
+        if case.paused {
+            annotations.insert(PAUSED_ANNOTATION.to_string(), "true".into());
+        }
+        obj.metadata.annotations = Some(annotations);
+        let mut status = ChatGroupStatus {
+            applied_hash: case.applied.map(String::from),
+            observed_generation: case.judged,
+            last_handled_reconcile_at: case.handled.map(String::from),
+            retry: case.retry_in_secs.map(|s| RetryStatus {
+                attempts: 1,
+                next_retry_time: crate::status::rfc3339(now() + chrono::Duration::seconds(s)),
+                generation: Some(2),
+                credentials_version: Some("7".into()),
+            }),
+            ..Default::default()
+        };
+        if let Some(reason) = case.synced {
+            set_condition(
+                &mut status.conditions,
+                ConditionType::Synced,
+                reason == Reason::ReconcileSuccess,
+                reason,
+                "",
+                case.judged,
+                now(),
+            );
+        }
+        obj.status = Some(status);
+        obj
+    }
+
+    #[test]
+    fn decide_table() {
+        let later = now() + chrono::Duration::seconds(30);
+        let cases: Vec<(&str, Case, Option<&str>, Decision)> = vec![
+            ("never applied", BASE, None, Decision::Apply),
+            (
+                "applied exactly this",
+                Case {
+                    applied: Some(H1),
+                    ..BASE
+                },
+                None,
+                Decision::UpToDate,
+            ),
+            (
+                "applied something else",
+                Case {
+                    applied: Some(H2),
+                    ..BASE
+                },
+                None,
+                Decision::Apply,
+            ),
+            (
+                "a new token forces a call",
+                Case {
+                    applied: Some(H1),
+                    token: Some("t"),
+                    ..BASE
+                },
+                None,
+                Decision::Apply,
+            ),
+            (
+                "a handled token does not",
+                Case {
+                    applied: Some(H1),
+                    token: Some("t"),
+                    handled: Some("t"),
+                    ..BASE
+                },
+                None,
+                Decision::UpToDate,
+            ),
+            (
+                "a withdrawn claim after a refused re-apply waits for a spec change",
+                Case {
+                    synced: Some(Reason::InvalidSpec),
+                    judged: Some(2),
+                    token: Some("t"),
+                    handled: Some("t"),
+                    ..BASE
+                },
+                None,
+                Decision::AwaitSpecChange,
+            ),
+            (
+                "a terminal error of an older generation is retried for the new one",
+                Case {
+                    synced: Some(Reason::InvalidSpec),
+                    judged: Some(1),
+                    ..BASE
+                },
+                None,
+                Decision::Apply,
+            ),
+            (
+                "a configuration error is tried again (a restart may have fixed it)",
+                Case {
+                    applied: Some(H2),
+                    synced: Some(Reason::ConfigurationError),
+                    judged: Some(2),
+                    ..BASE
+                },
+                None,
+                Decision::Apply,
+            ),
+            (
+                "a scheduled retry waits",
+                Case {
+                    synced: Some(Reason::ReconcileError),
+                    retry_in_secs: Some(30),
+                    ..BASE
+                },
+                None,
+                Decision::WaitUntil(later),
+            ),
+            (
+                "a due retry calls",
+                Case {
+                    synced: Some(Reason::ReconcileError),
+                    retry_in_secs: Some(-1),
+                    ..BASE
+                },
+                None,
+                Decision::Apply,
+            ),
+            (
+                "a changed Secret ends a credentials wait",
+                Case {
+                    synced: Some(Reason::CredentialsInvalid),
+                    retry_in_secs: Some(30),
+                    ..BASE
+                },
+                Some("8"),
+                Decision::Apply,
+            ),
+            (
+                "the same Secret keeps it",
+                Case {
+                    synced: Some(Reason::CredentialsInvalid),
+                    retry_in_secs: Some(30),
+                    ..BASE
+                },
+                Some("7"),
+                Decision::WaitUntil(later),
+            ),
+            (
+                "paused wins",
+                Case {
+                    token: Some("t"),
+                    paused: true,
+                    ..BASE
+                },
+                None,
+                Decision::Paused,
+            ),
+        ];
+        for (name, case, secret, expected) in cases {
+            assert_eq!(
+                decide(&object(&case), H1, secret, now()),
+                expected,
+                "{name}"
+            );
+        }
+    }
+}

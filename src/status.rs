@@ -542,3 +542,168 @@ mod not_before_tests {
         assert_eq!(rfc3339_not_before(carry), "2026-11-26T01:02:04.000Z");
     }
 }
+
+#[cfg(test)]
+mod judge_tests {
+    use super::*;
+    use crate::outcome::TABLE;
+    use crate::resource::{ChannelType, ChatGroupSpec};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// Generation 2, accepted at generation 2 with hash "v1:h" (Ready True).
+    fn accepted_object() -> ChatGroup {
+        let mut obj = ChatGroup::new(
+            "g",
+            ChatGroupSpec {
+                business_number: "1".into(),
+                cust_space_id: "c".into(),
+                group_id: "g".into(),
+                channel_type: ChannelType::Whatsapp,
+                subject: None,
+                description: None,
+                profile_picture_url: None,
+                region: None,
+                credentials_secret_ref: None,
+            },
+        );
+        obj.metadata.generation = Some(2);
+        let envelope = Envelope {
+            code: Some("OK".into()),
+            request_id: Some("R1".into()),
+            ..Default::default()
+        };
+        let first = judge(
+            &obj,
+            &Outcome::Accepted {
+                envelope,
+                hash: "v1:h".into(),
+            },
+            &input(),
+        );
+        obj.status = Some(first.status);
+        obj
+    }
+
+    fn input() -> JudgeInput<'static> {
+        JudgeInput {
+            desired_hash: "v1:h",
+            now: now(),
+            jitter: 0.5,
+            policy: RetryPolicy::default(),
+            credentials_version: None,
+        }
+    }
+
+    fn outcome_for(row: Row) -> Outcome {
+        let class = match row {
+            Row::Accepted => {
+                return Outcome::Accepted {
+                    envelope: Envelope::default(),
+                    hash: "v1:h".into(),
+                }
+            }
+            Row::Paused => return Outcome::Paused,
+            Row::Conflict => {
+                return Outcome::Conflict {
+                    older: "ChatGroup team-a/older".into(),
+                }
+            }
+            Row::Throttled => ErrorClass::Throttled,
+            Row::Retryable => ErrorClass::Retryable,
+            Row::Freshness => ErrorClass::Freshness,
+            Row::Credentials => ErrorClass::Credentials,
+            Row::Forbidden => ErrorClass::Forbidden,
+            Row::Terminal => ErrorClass::Terminal,
+            Row::Configuration => ErrorClass::Configuration,
+            Row::RegionNotAllowed => ErrorClass::RegionNotAllowed,
+        };
+        let called = !matches!(row, Row::Configuration | Row::RegionNotAllowed);
+        Outcome::Failed(Failure {
+            class,
+            message: "m".into(),
+            envelope: None,
+            retry_after: None,
+            called,
+        })
+    }
+
+    #[test]
+    fn judge_applies_every_row_of_the_table() {
+        for spec in &TABLE {
+            let obj = accepted_object();
+            let outcome = outcome_for(spec.row);
+            let j = judge(&obj, &outcome, &input());
+            let s = &j.status;
+            let row = format!("{:?}", spec.row);
+            let synced = s.condition(ConditionType::Synced).unwrap();
+            assert_eq!(synced.status == "True", spec.synced, "{row}: Synced");
+            assert_eq!(synced.reason, spec.reason.as_str(), "{row}: Synced reason");
+            assert_eq!(
+                s.is_true(ConditionType::Stalled),
+                spec.stalled,
+                "{row}: Stalled"
+            );
+            let ready = s.is_true(ConditionType::Ready);
+            match spec.ready {
+                ReadyRule::True => assert!(ready, "{row}: Ready"),
+                ReadyRule::False => assert!(!ready, "{row}: Ready"),
+                // Accepted at this generation, nothing pending: it holds.
+                ReadyRule::Unchanged => assert!(ready, "{row}: Ready kept"),
+            }
+            // A call that failed withdraws the claim; so does a conflict (the other object
+            // may write to the group).
+            let withdrawn =
+                (outcome.called() && spec.row != Row::Accepted) || spec.row == Row::Conflict;
+            assert_eq!(s.applied_hash.is_none(), withdrawn, "{row}: applied claim");
+            let event = j.event.expect("a state change publishes its event");
+            assert_eq!((event.kind, event.reason), spec.event, "{row}: event");
+            let retry = matches!(
+                spec.next,
+                Next::Backoff | Next::Slow | Next::SlowOrSecretChange
+            );
+            assert_eq!(s.retry.is_some(), retry, "{row}: retry state");
+            let requeue_after = matches!(j.requeue, Requeue::After(_));
+            assert_eq!(
+                requeue_after,
+                retry || spec.next == Next::Recheck,
+                "{row}: requeue"
+            );
+        }
+    }
+
+    #[test]
+    fn unchanged_ready_does_not_survive_a_spec_change_or_a_pending_token() {
+        for row in [Row::Paused, Row::Configuration] {
+            let mut changed = accepted_object();
+            changed.metadata.generation = Some(3);
+            let j = judge(&changed, &outcome_for(row), &input());
+            assert!(
+                !j.status.is_true(ConditionType::Ready),
+                "{row:?}: new generation"
+            );
+
+            let mut poked = accepted_object();
+            poked.metadata.annotations = Some(
+                [(
+                    crate::resource::RECONCILE_REQUESTED_AT_ANNOTATION.to_string(),
+                    "t".into(),
+                )]
+                .into(),
+            );
+            let j = judge(&poked, &outcome_for(row), &input());
+            assert!(
+                !j.status.is_true(ConditionType::Ready),
+                "{row:?}: pending token"
+            );
+            assert_eq!(
+                j.status.last_handled_reconcile_at, None,
+                "{row:?}: token kept"
+            );
+        }
+    }
+}
