@@ -40,7 +40,8 @@ async fn paused_and_reconcile_requested_at() {
     assert_eq!(condition(&obj, "Synced").as_deref(), Some("False"));
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("True"));
     assert_eq!(condition(&obj, "Stalled").as_deref(), Some("False"));
-    // Two spec edits while paused: no call, Ready unchanged, observedGeneration stays.
+    // Two spec edits while paused: no call, observedGeneration stays, and Ready turns False
+    // (the current generation's spec is not applied).
     for subject in ["v2", "v3"] {
         world
             .patch("vip", json!({"spec": {"subject": subject}}))
@@ -52,9 +53,10 @@ async fn paused_and_reconcile_requested_at() {
     let obj = world.get("vip").await;
     assert_eq!(obj.metadata.generation, Some(3));
     assert_eq!(reason(&obj, "Synced").as_deref(), Some("ReconcilePaused"));
-    assert_eq!(condition(&obj, "Ready").as_deref(), Some("True"));
+    assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
+    assert_eq!(reason(&obj, "Ready").as_deref(), Some("ReconcilePaused"));
     assert_eq!(obj.status.as_ref().unwrap().observed_generation, Some(1));
-    println!("paused: 2 spec edits, 0 calls, Synced False ReconcilePaused, Ready True");
+    println!("paused: 2 spec edits, 0 calls, Synced False ReconcilePaused, Ready False (not applied)");
 
     // Unpaused: exactly one call, with the latest spec.
     world

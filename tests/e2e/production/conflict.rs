@@ -14,6 +14,8 @@ use cams_operator::resource::ChatGroup;
 
 const RECHECK: Duration = Duration::from_secs(30);
 
+/// `older`: what the message must say of the other object (its name only in the same
+/// namespace).
 fn check_conflict(obj: &ChatGroup, older: &str) {
     let name = obj.metadata.name.clone().unwrap_or_default();
     assert_eq!(condition(obj, "Ready").as_deref(), Some("False"), "{name}");
@@ -82,7 +84,10 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
         assert!(Instant::now() < deadline, "newer-x: {:#?}", o.status);
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    check_conflict(&obj_x, &format!("{}/older-x", world.ns));
+    // Across namespaces the message never names the other object.
+    check_conflict(&obj_x, "A ChatGroup in another namespace");
+    let message = format!("{:?}", obj_x.status);
+    assert!(!message.contains(&world.ns) && !message.contains("older-x"), "{message}");
     // A Warning Conflict event for each (published just after the status write).
     for (ns, name) in [(&world.ns, "newer"), (&other_ns, "newer-x")] {
         let events: Api<Event> = Api::namespaced(world.client.clone(), ns);
