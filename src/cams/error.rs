@@ -238,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn transport_and_timeouts_are_retryable_and_bad_hosts_terminal() {
+    fn transport_and_timeouts_are_retryable_and_bad_hosts_a_configuration_error() {
         assert_eq!(
             CamsError::Transport("x".into()).class(),
             ErrorClass::Retryable
@@ -253,7 +253,7 @@ mod tests {
         );
         assert_eq!(
             CamsError::HostNotAllowed("x".into()).class(),
-            ErrorClass::Terminal
+            ErrorClass::Configuration
         );
     }
 }
