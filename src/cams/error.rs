@@ -96,6 +96,14 @@ pub enum CamsError {
         /// HTTP status.
         status: u16,
     },
+    /// CAMS answered with a body longer than the client reads; the rest was not read.
+    #[error("CAMS answered HTTP {status} with a body over {limit} bytes, which is not a CAMS response; the rest was not read")]
+    ResponseTooLarge {
+        /// HTTP status.
+        status: u16,
+        /// The bound, in bytes.
+        limit: usize,
+    },
     /// The request did not complete (connection refused or reset, TLS, DNS …).
     #[error("transport error talking to CAMS: {0}")]
     Transport(String),
@@ -138,9 +146,10 @@ impl CamsError {
                     class
                 }
             }
-            Self::Undecodable { .. } | Self::Transport(_) | Self::Timeout(_) => {
-                ErrorClass::Retryable
-            }
+            Self::Undecodable { .. }
+            | Self::ResponseTooLarge { .. }
+            | Self::Transport(_)
+            | Self::Timeout(_) => ErrorClass::Retryable,
             Self::InvalidRegion(_) => ErrorClass::Terminal,
             Self::RegionNotAllowed { .. } => ErrorClass::RegionNotAllowed,
             Self::InvalidEndpoint(_) | Self::InvalidCaBundle(_) | Self::HostNotAllowed(_) => {
@@ -249,6 +258,14 @@ mod tests {
         );
         assert_eq!(
             CamsError::Undecodable { status: 502 }.class(),
+            ErrorClass::Retryable
+        );
+        assert_eq!(
+            CamsError::ResponseTooLarge {
+                status: 200,
+                limit: 1
+            }
+            .class(),
             ErrorClass::Retryable
         );
         assert_eq!(
