@@ -26,6 +26,11 @@ pub fn crd_yaml() -> anyhow::Result<String> {
     Ok(serde_saphyr::to_string(&ChatGroup::crd())?)
 }
 
+/// An error as the one line `main` prints: the whole cause chain, newlines folded.
+pub fn error_line(error: &anyhow::Error) -> String {
+    format!("cams-operator: {error:#}").replace(['\r', '\n'], " ")
+}
+
 /// The `User-Agent` of this binary for a replica.
 pub fn user_agent(replica: &str) -> String {
     format!(
@@ -42,7 +47,7 @@ fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig>
         .map(Endpoint::parse)
         .transpose()?;
     Ok(ClientConfig {
-        endpoints: EndpointPolicy::new(&args.region, endpoint)?,
+        endpoints: EndpointPolicy::with_regions(&args.region, &args.allowed_regions(), endpoint)?,
         signature: args
             .signature
             .parse::<SignatureVersion>()
@@ -118,6 +123,7 @@ pub fn init_tracing(format: LogFormat) {
 
 /// `cams-operator run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    args.validate()?;
     init_tracing(args.log_format);
     let replica = args
         .replica_id
@@ -253,6 +259,7 @@ async fn cancel_on_signal(token: CancellationToken) {
 
 /// `cams-operator call`.
 pub async fn call(args: CallArgs) -> anyhow::Result<()> {
+    args.cams.validate()?;
     let mut params = Vec::with_capacity(args.params.len());
     for p in &args.params {
         let Some((k, v)) = p.split_once('=') else {
@@ -325,6 +332,19 @@ fn envelope_json(e: &crate::cams::Envelope) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_error_is_one_line_with_its_causes() {
+        let error = anyhow::Error::from(crate::cli::SettingsError::Invalid {
+            flag: "--qps",
+            reason: "-1 must be a number from 0 (no limit) up".into(),
+        })
+        .context("first line\nsecond line");
+        assert_eq!(
+            super::error_line(&error),
+            "cams-operator: first line second line: invalid setting --qps: -1 must be a number from 0 (no limit) up"
+        );
+    }
+
     #[test]
     fn checked_in_crd_matches_the_generated_one() {
         let checked_in = include_str!("../crds/chatgroups.cams.dev.yaml");
