@@ -127,9 +127,6 @@ pub fn is_region_id(region: &str) -> bool {
         })
 }
 
-/// The region allowed when the operator is given no list: the one documented CAMS endpoint.
-pub const DEFAULT_REGION: &str = "ap-southeast-1";
-
 /// The operator's endpoint rules: a default region, the regions a ChatGroup may choose, and
 /// an optional override that every call goes to instead. Nothing a ChatGroup says can name
 /// another host.
