@@ -38,9 +38,18 @@ pub enum LogFormat {
 /// Settings shared by `run` and `call`.
 #[derive(Args, Debug, Clone)]
 pub struct CamsArgs {
-    /// Default region id when a ChatGroup sets none.
+    /// Default region id when a ChatGroup sets none; must be one of --regions.
     #[arg(long, env = "CAMS_OPERATOR_REGION", default_value = "ap-southeast-1")]
     pub region: String,
+    /// Regions a ChatGroup may choose, comma-separated region ids (a ChatGroup with another
+    /// region is Stalled with RegionNotAllowed and nothing is sent).
+    #[arg(
+        long,
+        env = "CAMS_OPERATOR_REGIONS",
+        value_delimiter = ',',
+        default_value = "ap-southeast-1"
+    )]
+    pub regions: Vec<String>,
     /// Send every call to this endpoint instead, `[http(s)://]host[:port]` (https by default).
     #[arg(long, env = "CAMS_OPERATOR_ENDPOINT")]
     pub endpoint: Option<String>,
@@ -182,3 +191,216 @@ pub struct CallArgs {
     #[arg(long)]
     pub timestamp: Option<String>,
 }
+
+/// The longest CAMS request or Kubernetes API call timeout accepted.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// The longest duration any setting accepts.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+/// The lowest non-zero `--qps` (one call per 100 s per key, region and action).
+pub const MIN_QPS: f64 = 0.01;
+/// The highest `--qps`.
+pub const MAX_QPS: f64 = 10_000.0;
+
+/// A setting that makes no sense; refused at startup. Its `Display` is one line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// One flag (or its environment variable) has an unusable value.
+    #[error("invalid setting {flag}: {reason}")]
+    Invalid {
+        /// The flag, e.g. `--qps`.
+        flag: &'static str,
+        /// What is wrong, quoting the value.
+        reason: String,
+    },
+}
+
+fn invalid(flag: &'static str, reason: String) -> SettingsError {
+    SettingsError::Invalid { flag, reason }
+}
+
+/// `value` must be above zero (unless `zero_ok`) and at most `max`.
+fn check_duration(
+    flag: &'static str,
+    value: Duration,
+    zero_ok: bool,
+    max: Duration,
+) -> Result<(), SettingsError> {
+    let shown = humantime::format_duration(value);
+    if value.is_zero() && !zero_ok {
+        return Err(invalid(flag, "0s: must be longer than zero".into()));
+    }
+    if value > max {
+        let max = humantime::format_duration(max);
+        return Err(invalid(
+            flag,
+            format!("{shown} is longer than the maximum {max}"),
+        ));
+    }
+    Ok(())
+}
+
+impl CamsArgs {
+    /// The regions list as used: trimmed, without blank entries.
+    pub fn allowed_regions(&self) -> Vec<String> {
+        self.regions
+            .iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect()
+    }
+
+    /// Refuses settings that make no sense (pure; nothing is read or sent).
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        use crate::cams::endpoint::{is_region_id, Endpoint};
+        let regions = self.allowed_regions();
+        if regions.is_empty() {
+            return Err(invalid(
+                "--regions",
+                "empty: list at least one region id".into(),
+            ));
+        }
+        if let Some(bad) = regions.iter().find(|r| !is_region_id(r)) {
+            return Err(invalid(
+                "--regions",
+                format!("{bad:?} is not a region id (e.g. ap-southeast-1)"),
+            ));
+        }
+        if !is_region_id(&self.region) {
+            return Err(invalid(
+                "--region",
+                format!("{:?} is not a region id (e.g. ap-southeast-1)", self.region),
+            ));
+        }
+        if !regions.contains(&self.region) {
+            return Err(invalid(
+                "--region",
+                format!(
+                    "{:?} is not in --regions ({}); add it there",
+                    self.region,
+                    regions.join(",")
+                ),
+            ));
+        }
+        for (flag, value) in [
+            ("--endpoint", &self.endpoint),
+            ("--sts-endpoint", &self.sts_endpoint),
+        ] {
+            if let Some(text) = value.as_deref().filter(|t| !t.trim().is_empty()) {
+                Endpoint::parse(text.trim()).map_err(|e| match e {
+                    crate::cams::CamsError::InvalidEndpoint(why) => invalid(flag, why),
+                    other => invalid(flag, other.to_string()),
+                })?;
+            }
+        }
+        self.signature
+            .parse::<crate::cams::SignatureVersion>()
+            .map_err(|e| invalid("--signature", e.to_string()))?;
+        check_duration(
+            "--request-timeout",
+            self.request_timeout,
+            false,
+            MAX_TIMEOUT,
+        )?;
+        self.validate_rate_limit()
+    }
+
+    fn validate_rate_limit(&self) -> Result<(), SettingsError> {
+        let qps = self.qps;
+        if !qps.is_finite() || qps < 0.0 {
+            return Err(invalid(
+                "--qps",
+                format!("{qps} must be a number from 0 (no limit) up"),
+            ));
+        }
+        if qps > 0.0 && !(MIN_QPS..=MAX_QPS).contains(&qps) {
+            return Err(invalid(
+                "--qps",
+                format!("{qps} is outside {MIN_QPS}..={MAX_QPS} (0 turns the limit off)"),
+            ));
+        }
+        if qps > 0.0 && self.burst == 0 {
+            return Err(invalid(
+                "--burst",
+                "0 lets no call through; use 1 or more (or --qps 0 for no limit)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RunArgs {
+    /// Refuses settings that make no sense (pure; nothing is read or sent). Called first
+    /// thing by `run`.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.cams.validate()?;
+        if self.concurrency == 0 {
+            return Err(invalid(
+                "--concurrency",
+                "0 would reconcile nothing; use 1 or more".into(),
+            ));
+        }
+        check_duration("--api-timeout", self.api_timeout, false, MAX_TIMEOUT)?;
+        check_duration("--retry-base", self.retry_base, false, MAX_DURATION)?;
+        check_duration("--retry-max", self.retry_max, false, MAX_DURATION)?;
+        if self.retry_max < self.retry_base {
+            return Err(invalid(
+                "--retry-max",
+                format!(
+                    "{} is shorter than --retry-base {}",
+                    humantime::format_duration(self.retry_max),
+                    humantime::format_duration(self.retry_base)
+                ),
+            ));
+        }
+        check_duration("--slow-retry", self.slow_retry, false, MAX_DURATION)?;
+        check_duration("--shutdown-grace", self.shutdown_grace, true, MAX_DURATION)?;
+        if self.leader_election_name.trim().is_empty() {
+            return Err(invalid("--leader-election-name", "empty".into()));
+        }
+        self.validate_lease()
+    }
+
+    /// lease-duration > renew-deadline > retry-period > 0: a leader must give up before its
+    /// Lease can be taken, and try more than once before it gives up.
+    fn validate_lease(&self) -> Result<(), SettingsError> {
+        check_duration("--lease-duration", self.lease_duration, false, MAX_DURATION)?;
+        check_duration(
+            "--lease-renew-deadline",
+            self.lease_renew_deadline,
+            false,
+            MAX_DURATION,
+        )?;
+        check_duration(
+            "--lease-retry-period",
+            self.lease_retry_period,
+            false,
+            MAX_DURATION,
+        )?;
+        let show = |d: Duration| humantime::format_duration(d).to_string();
+        if self.lease_renew_deadline >= self.lease_duration {
+            return Err(invalid(
+                "--lease-renew-deadline",
+                format!(
+                    "{} must be shorter than --lease-duration {}",
+                    show(self.lease_renew_deadline),
+                    show(self.lease_duration)
+                ),
+            ));
+        }
+        if self.lease_retry_period >= self.lease_renew_deadline {
+            return Err(invalid(
+                "--lease-retry-period",
+                format!(
+                    "{} must be shorter than --lease-renew-deadline {}",
+                    show(self.lease_retry_period),
+                    show(self.lease_renew_deadline)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "cli_tests.rs"]
+mod tests;

@@ -13,7 +13,7 @@ use crate::cams::{
 };
 use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
 use crate::controller::{self, Context, WatchScope};
-use crate::credentials::rrsa::RrsaProvider;
+use crate::credentials::rrsa::{RrsaOptions, RrsaProvider};
 use crate::credentials::{LendPolicy, OperatorCredentials};
 use crate::leader::{LeaderElector, LeaseConfig};
 use crate::metrics::{CamsObserver, Metrics};
@@ -24,6 +24,11 @@ use tokio_util::sync::CancellationToken;
 /// The CRD as YAML, exactly as checked in under `crds/`.
 pub fn crd_yaml() -> anyhow::Result<String> {
     Ok(serde_saphyr::to_string(&ChatGroup::crd())?)
+}
+
+/// An error as the one line `main` prints: the whole cause chain, newlines folded.
+pub fn error_line(error: &anyhow::Error) -> String {
+    format!("cams-operator: {error:#}").replace(['\r', '\n'], " ")
 }
 
 /// The `User-Agent` of this binary for a replica.
@@ -42,7 +47,7 @@ fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig>
         .map(Endpoint::parse)
         .transpose()?;
     Ok(ClientConfig {
-        endpoints: EndpointPolicy::new(&args.region, endpoint)?,
+        endpoints: EndpointPolicy::with_regions(&args.region, &args.allowed_regions(), endpoint)?,
         signature: args
             .signature
             .parse::<SignatureVersion>()
@@ -53,7 +58,11 @@ fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig>
     })
 }
 
-fn client_options(args: &CamsArgs, metrics: Option<Arc<Metrics>>) -> anyhow::Result<ClientOptions> {
+fn client_options(
+    args: &CamsArgs,
+    proxy: &ProxySettings,
+    metrics: Option<Arc<Metrics>>,
+) -> anyhow::Result<ClientOptions> {
     let extra_ca_pem = match &args.ca_bundle {
         Some(path) => Some(
             std::fs::read(path)
@@ -62,7 +71,7 @@ fn client_options(args: &CamsArgs, metrics: Option<Arc<Metrics>>) -> anyhow::Res
         None => None,
     };
     Ok(ClientOptions {
-        proxy: ProxySettings::from_lookup(|k| std::env::var(k).ok()),
+        proxy: proxy.clone(),
         observer: metrics.map(|m| Arc::new(CamsObserver(m)) as Arc<dyn crate::cams::CallObserver>),
         rate_limit: (args.qps > 0.0).then_some(RateLimit {
             qps: args.qps,
@@ -73,12 +82,21 @@ fn client_options(args: &CamsArgs, metrics: Option<Arc<Metrics>>) -> anyhow::Res
 }
 
 /// The official chain's order: the AccessKey environment variables, then an RRSA role
-/// (all three OIDC variables set), then the credentials file.
-fn operator_credentials(args: &CamsArgs) -> anyhow::Result<OperatorCredentials> {
+/// (all three OIDC variables set, STS reached through the same proxies as CAMS), then the
+/// credentials file.
+fn operator_credentials(
+    args: &CamsArgs,
+    proxy: &ProxySettings,
+) -> anyhow::Result<OperatorCredentials> {
     let lookup = |k: &str| std::env::var(k).ok();
     let has_env_pair = lookup(crate::credentials::operator::ENV_ACCESS_KEY_ID).is_some();
     if !has_env_pair {
-        if let Some(provider) = RrsaProvider::from_env(lookup, args.sts_endpoint.as_deref())? {
+        let options = RrsaOptions {
+            sts_endpoint: args.sts_endpoint.clone(),
+            proxy: proxy.clone(),
+            ..RrsaOptions::default()
+        };
+        if let Some(provider) = RrsaProvider::from_env_with(lookup, options)? {
             return Ok(OperatorCredentials::rrsa(provider));
         }
     }
@@ -105,6 +123,7 @@ pub fn init_tracing(format: LogFormat) {
 
 /// `cams-operator run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    args.validate()?;
     init_tracing(args.log_format);
     let replica = args
         .replica_id
@@ -119,9 +138,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = client_config(&args.cams, &replica)?;
     let endpoints = config.endpoints.clone();
     let metrics = Arc::new(Metrics::default());
-    let cams =
-        CamsClient::with_options(config, client_options(&args.cams, Some(metrics.clone()))?)?;
-    let operator_credentials = operator_credentials(&args.cams)?;
+    // Read once: the CAMS and STS connections use the same proxies for the process's life.
+    let proxy = ProxySettings::from_lookup(|k| std::env::var(k).ok());
+    let cams = CamsClient::with_options(
+        config,
+        client_options(&args.cams, &proxy, Some(metrics.clone()))?,
+    )?;
+    let operator_credentials = operator_credentials(&args.cams, &proxy)?;
     let lend = LendPolicy::from_list(&args.lend_credentials_to);
     tracing::info!(
         replica = %replica,
@@ -236,6 +259,7 @@ async fn cancel_on_signal(token: CancellationToken) {
 
 /// `cams-operator call`.
 pub async fn call(args: CallArgs) -> anyhow::Result<()> {
+    args.cams.validate()?;
     let mut params = Vec::with_capacity(args.params.len());
     for p in &args.params {
         let Some((k, v)) = p.split_once('=') else {
@@ -243,11 +267,12 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         };
         params.push((k.to_string(), v.to_string()));
     }
+    let proxy = ProxySettings::from_lookup(|k| std::env::var(k).ok());
     let client = CamsClient::with_options(
         client_config(&args.cams, "cli")?,
-        client_options(&args.cams, None)?,
+        client_options(&args.cams, &proxy, None)?,
     )?;
-    let credentials = operator_credentials(&args.cams)?
+    let credentials = operator_credentials(&args.cams, &proxy)?
         .current()
         .await?
         .context("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a credentials file")?;
@@ -307,6 +332,19 @@ fn envelope_json(e: &crate::cams::Envelope) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_error_is_one_line_with_its_causes() {
+        let error = anyhow::Error::from(crate::cli::SettingsError::Invalid {
+            flag: "--qps",
+            reason: "-1 must be a number from 0 (no limit) up".into(),
+        })
+        .context("first line\nsecond line");
+        assert_eq!(
+            super::error_line(&error),
+            "cams-operator: first line second line: invalid setting --qps: -1 must be a number from 0 (no limit) up"
+        );
+    }
+
     #[test]
     fn checked_in_crd_matches_the_generated_one() {
         let checked_in = include_str!("../crds/chatgroups.cams.dev.yaml");

@@ -43,10 +43,42 @@ pub struct ClientConfig {
     pub user_agent: String,
 }
 
+/// The most of a response body that is read (CAMS and STS answers are a few KiB); a longer
+/// body is an error, and the rest of it is never read.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Why a response body was not read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Longer than the bound (declared or as it arrived).
+    TooLarge,
+    /// The connection failed while reading.
+    Read(reqwest::Error),
+}
+
+/// Reads `response`'s body chunk by chunk, up to `limit` bytes.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    if response.content_length().is_some_and(|n| n > limit_u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Receives what the client did, for metrics. Implementations must be cheap.
 pub trait CallObserver: Send + Sync + std::fmt::Debug {
     /// One request was answered (or failed): `code` is the CAMS Code, or `transport`,
-    /// `timeout` or `undecodable`.
+    /// `timeout`, `undecodable` or `too_large`.
     fn on_request(&self, action: &str, code: &str, duration: Duration);
     /// A request waited this long for the rate limiter.
     fn on_rate_limited(&self, waited: Duration);
@@ -77,6 +109,28 @@ impl ProxySettings {
             http: get("HTTP_PROXY", "http_proxy"),
             no_proxy: get("NO_PROXY", "no_proxy"),
         }
+    }
+}
+
+impl ProxySettings {
+    /// Turns reqwest's own environment lookup off and applies these proxies instead.
+    pub fn apply(
+        &self,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, reqwest::Error> {
+        let mut builder = builder.no_proxy();
+        let no_proxy = || {
+            self.no_proxy
+                .as_deref()
+                .and_then(reqwest::NoProxy::from_string)
+        };
+        if let Some(url) = &self.https {
+            builder = builder.proxy(reqwest::Proxy::https(url)?.no_proxy(no_proxy()));
+        }
+        if let Some(url) = &self.http {
+            builder = builder.proxy(reqwest::Proxy::http(url)?.no_proxy(no_proxy()));
+        }
+        Ok(builder)
     }
 }
 
@@ -114,31 +168,11 @@ impl CamsClient {
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        let no_proxy = || {
-            options
-                .proxy
-                .no_proxy
-                .as_deref()
-                .and_then(reqwest::NoProxy::from_string)
-        };
-        let bad_proxy =
-            |e: reqwest::Error| CamsError::InvalidEndpoint(format!("proxy: {}", e.without_url()));
-        if let Some(url) = &options.proxy.https {
-            builder = builder.proxy(
-                reqwest::Proxy::https(url)
-                    .map_err(bad_proxy)?
-                    .no_proxy(no_proxy()),
-            );
-        }
-        if let Some(url) = &options.proxy.http {
-            builder = builder.proxy(
-                reqwest::Proxy::http(url)
-                    .map_err(bad_proxy)?
-                    .no_proxy(no_proxy()),
-            );
-        }
+            .redirect(reqwest::redirect::Policy::none());
+        builder = options
+            .proxy
+            .apply(builder)
+            .map_err(|e| CamsError::InvalidEndpoint(format!("proxy: {}", e.without_url())))?;
         if let Some(pem) = &options.extra_ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| CamsError::InvalidCaBundle(e.without_url().to_string()))?;
@@ -206,6 +240,8 @@ impl CamsClient {
         region: Option<&str>,
         credentials: &Credentials,
     ) -> Result<Response, CamsError> {
+        // A refused region or host costs no rate-limit token and is not counted as a request.
+        self.endpoint(region)?;
         let scrubber = Scrubber::new(credentials.secrets());
         let first = self
             .attempt(action, params, region, credentials, &scrubber)
@@ -259,6 +295,7 @@ impl CamsClient {
                 Err(CamsError::Api { code, .. }) => code.clone(),
                 Err(CamsError::Timeout(_)) => "timeout".into(),
                 Err(CamsError::Undecodable { .. }) => "undecodable".into(),
+                Err(CamsError::ResponseTooLarge { .. }) => "too_large".into(),
                 Err(_) => "transport".into(),
             };
             observer.on_request(action, &code, started.elapsed());
@@ -297,10 +334,15 @@ impl CamsClient {
             .as_deref()
             .and_then(parse_retry_after);
         let server_date = header("date").as_deref().and_then(parse_http_date);
-        let body = reply
-            .bytes()
+        let body = read_body(reply, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| self.transport_error(e, scrubber))?;
+            .map_err(|e| match e {
+                BodyError::TooLarge => CamsError::ResponseTooLarge {
+                    status,
+                    limit: MAX_RESPONSE_BYTES,
+                },
+                BodyError::Read(e) => self.transport_error(e, scrubber),
+            })?;
         let Some(envelope) = Envelope::decode(&body) else {
             return Err(CamsError::Undecodable { status });
         };
@@ -371,3 +413,7 @@ impl ChatGroupApi for CamsClient {
 #[cfg(test)]
 #[path = "client_tls_tests.rs"]
 mod tls_tests;
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

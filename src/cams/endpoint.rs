@@ -127,37 +127,74 @@ pub fn is_region_id(region: &str) -> bool {
         })
 }
 
-/// The operator's endpoint rules: a default region, and an optional override that every
-/// call goes to instead. Nothing a ChatGroup says can name another host.
+/// The operator's endpoint rules: a default region, the regions a ChatGroup may choose, and
+/// an optional override that every call goes to instead. Nothing a ChatGroup says can name
+/// another host.
 #[derive(Clone, Debug)]
 pub struct EndpointPolicy {
     default_region: String,
+    allowed_regions: Vec<String>,
     override_endpoint: Option<Endpoint>,
 }
 
 impl EndpointPolicy {
-    /// Checks the default region and keeps the override.
+    /// A policy that allows only `default_region`.
     pub fn new(
         default_region: &str,
         override_endpoint: Option<Endpoint>,
     ) -> Result<Self, CamsError> {
-        Endpoint::for_region(default_region)?;
-        Ok(Self {
-            default_region: default_region.to_string(),
-            override_endpoint,
-        })
+        Self::with_regions(default_region, &[default_region], override_endpoint)
     }
 
-    /// The endpoint a call for `region` (or the default region) goes to.
+    /// A policy that allows the regions in `allowed` (blank entries and repeats ignored).
+    /// Every entry must be a region id, and `default_region` must be one of them.
+    pub fn with_regions<S: AsRef<str>>(
+        default_region: &str,
+        allowed: &[S],
+        override_endpoint: Option<Endpoint>,
+    ) -> Result<Self, CamsError> {
+        let mut allowed_regions: Vec<String> = Vec::new();
+        for region in allowed.iter().map(|r| r.as_ref().trim()) {
+            if region.is_empty() || allowed_regions.iter().any(|r| r == region) {
+                continue;
+            }
+            Endpoint::for_region(region)?;
+            allowed_regions.push(region.to_string());
+        }
+        Endpoint::for_region(default_region)?;
+        let policy = Self {
+            default_region: default_region.to_string(),
+            allowed_regions,
+            override_endpoint,
+        };
+        policy.check_allowed(default_region)?;
+        Ok(policy)
+    }
+
+    /// The endpoint a call for `region` (or the default region) goes to. A region that is not
+    /// a region id, or not in the allowed list, is refused before anything is built, also
+    /// when an override is configured.
     pub fn resolve(&self, region: Option<&str>) -> Result<Endpoint, CamsError> {
         let region = region.unwrap_or(&self.default_region);
-        // The region is validated even with an override, so a bad value is reported the same
-        // way whichever endpoint is configured.
+        // Checked even with an override, so a bad value is reported the same way whichever
+        // endpoint is configured.
         let regional = Endpoint::for_region(region)?;
+        self.check_allowed(region)?;
         Ok(self.override_endpoint.clone().unwrap_or(regional))
     }
 
-    /// Whether a request may be sent to `endpoint`.
+    fn check_allowed(&self, region: &str) -> Result<(), CamsError> {
+        if self.allowed_regions.iter().any(|r| r == region) {
+            return Ok(());
+        }
+        Err(CamsError::RegionNotAllowed {
+            region: region.to_string(),
+            allowed: self.allowed_regions.join(","),
+        })
+    }
+
+    /// Whether a request may be sent to `endpoint`: the override when one is configured,
+    /// else `https://cams.<region>.aliyuncs.com` of an allowed region.
     pub fn allows(&self, endpoint: &Endpoint) -> bool {
         if let Some(over) = &self.override_endpoint {
             return over == endpoint;
@@ -168,12 +205,17 @@ impl EndpointPolicy {
                 .host
                 .strip_prefix("cams.")
                 .and_then(|h| h.strip_suffix(".aliyuncs.com"))
-                .is_some_and(is_region_id)
+                .is_some_and(|region| self.allowed_regions.iter().any(|r| r == region))
     }
 
     /// The default region.
     pub fn default_region(&self) -> &str {
         &self.default_region
+    }
+
+    /// The regions a ChatGroup may choose.
+    pub fn allowed_regions(&self) -> &[String] {
+        &self.allowed_regions
     }
 }
 
@@ -232,7 +274,12 @@ mod tests {
 
     #[test]
     fn policy_resolves_region_and_override() {
-        let p = EndpointPolicy::new("ap-southeast-1", None).unwrap();
+        let p = EndpointPolicy::with_regions(
+            "ap-southeast-1",
+            &["ap-southeast-1", "cn-hangzhou"],
+            None,
+        )
+        .unwrap();
         assert_eq!(
             p.resolve(None).unwrap().origin(),
             "https://cams.ap-southeast-1.aliyuncs.com"
@@ -241,15 +288,68 @@ mod tests {
             p.resolve(Some("cn-hangzhou")).unwrap().host,
             "cams.cn-hangzhou.aliyuncs.com"
         );
-        assert!(p.resolve(Some("evil.com")).is_err());
+        assert!(matches!(
+            p.resolve(Some("evil.com")),
+            Err(CamsError::InvalidRegion(_))
+        ));
         assert!(p.allows(&Endpoint::for_region("cn-hangzhou").unwrap()));
+        assert!(!p.allows(&Endpoint::for_region("us-west-1").unwrap()));
         assert!(!p.allows(&Endpoint::parse("https://evil.example.com").unwrap()));
         assert!(!p.allows(&Endpoint::parse("http://cams.cn-hangzhou.aliyuncs.com").unwrap()));
 
         let local = Endpoint::parse("http://127.0.0.1:8080").unwrap();
-        let p = EndpointPolicy::new("ap-southeast-1", Some(local.clone())).unwrap();
+        let p = EndpointPolicy::with_regions(
+            "ap-southeast-1",
+            &["ap-southeast-1", "cn-hangzhou"],
+            Some(local.clone()),
+        )
+        .unwrap();
         assert_eq!(p.resolve(Some("cn-hangzhou")).unwrap(), local);
         assert!(p.allows(&local));
         assert!(!p.allows(&Endpoint::for_region("cn-hangzhou").unwrap()));
+    }
+
+    #[test]
+    fn a_region_outside_the_list_is_refused_also_with_an_override() {
+        let local = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        for over in [None, Some(local)] {
+            let p = EndpointPolicy::new("ap-southeast-1", over).unwrap();
+            assert_eq!(p.allowed_regions(), ["ap-southeast-1"]);
+            assert!(p.resolve(Some("ap-southeast-1")).is_ok());
+            // A region id whose cams.<region>.aliyuncs.com is an OSS bucket host, not CAMS.
+            let err = p.resolve(Some("oss-cn-hangzhou")).unwrap_err();
+            assert!(
+                matches!(&err, CamsError::RegionNotAllowed { region, allowed }
+                    if region == "oss-cn-hangzhou" && allowed == "ap-southeast-1"),
+                "{err:?}"
+            );
+            assert_eq!(err.class(), crate::cams::ErrorClass::RegionNotAllowed);
+        }
+        assert!(!EndpointPolicy::new("ap-southeast-1", None)
+            .unwrap()
+            .allows(&Endpoint::for_region("oss-cn-hangzhou").unwrap()));
+    }
+
+    #[test]
+    fn the_list_holds_region_ids_and_the_default_region() {
+        let p = EndpointPolicy::with_regions(
+            "cn-hangzhou",
+            &[" ap-southeast-1", "", "cn-hangzhou", "ap-southeast-1"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.allowed_regions(), ["ap-southeast-1", "cn-hangzhou"]);
+        assert!(matches!(
+            EndpointPolicy::with_regions("cn-hangzhou", &["ap-southeast-1"], None),
+            Err(CamsError::RegionNotAllowed { region, .. }) if region == "cn-hangzhou"
+        ));
+        assert!(matches!(
+            EndpointPolicy::with_regions("ap-southeast-1", &["ap-southeast-1", "evil.com/x"], None),
+            Err(CamsError::InvalidRegion(r)) if r == "evil.com/x"
+        ));
+        assert!(matches!(
+            EndpointPolicy::with_regions::<&str>("ap-southeast-1", &[], None),
+            Err(CamsError::RegionNotAllowed { .. })
+        ));
     }
 }

@@ -96,6 +96,14 @@ pub enum CamsError {
         /// HTTP status.
         status: u16,
     },
+    /// CAMS answered with a body longer than the client reads; the rest was not read.
+    #[error("CAMS answered HTTP {status} with a body over {limit} bytes, which is not a CAMS response; the rest was not read")]
+    ResponseTooLarge {
+        /// HTTP status.
+        status: u16,
+        /// The bound, in bytes.
+        limit: usize,
+    },
     /// The request did not complete (connection refused or reset, TLS, DNS …).
     #[error("transport error talking to CAMS: {0}")]
     Transport(String),
@@ -138,9 +146,10 @@ impl CamsError {
                     class
                 }
             }
-            Self::Undecodable { .. } | Self::Transport(_) | Self::Timeout(_) => {
-                ErrorClass::Retryable
-            }
+            Self::Undecodable { .. }
+            | Self::ResponseTooLarge { .. }
+            | Self::Transport(_)
+            | Self::Timeout(_) => ErrorClass::Retryable,
             Self::InvalidRegion(_) => ErrorClass::Terminal,
             Self::RegionNotAllowed { .. } => ErrorClass::RegionNotAllowed,
             Self::InvalidEndpoint(_) | Self::InvalidCaBundle(_) | Self::HostNotAllowed(_) => {
@@ -153,9 +162,11 @@ impl CamsError {
     /// the errors raised before a request is sent.
     pub fn may_have_reached_cams(&self) -> bool {
         match self {
-            Self::Api { .. } | Self::Undecodable { .. } | Self::Transport(_) | Self::Timeout(_) => {
-                true
-            }
+            Self::Api { .. }
+            | Self::Undecodable { .. }
+            | Self::ResponseTooLarge { .. }
+            | Self::Transport(_)
+            | Self::Timeout(_) => true,
             Self::InvalidRegion(_)
             | Self::RegionNotAllowed { .. }
             | Self::InvalidEndpoint(_)
@@ -277,6 +288,14 @@ mod tests {
         assert_eq!(
             CamsError::InvalidRegion("x".into()).class(),
             ErrorClass::Terminal
+        );
+        assert_eq!(
+            CamsError::ResponseTooLarge {
+                status: 200,
+                limit: 1
+            }
+            .class(),
+            ErrorClass::Retryable
         );
         assert!(CamsError::Transport("reset".into()).may_have_reached_cams());
     }

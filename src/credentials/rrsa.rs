@@ -3,8 +3,9 @@
 //! refreshed some minutes before they expire.
 //!
 //! The OIDC token, the issued AccessKeySecret and the SecurityToken are secrets: none of them
-//! appears in an error, a log line or a `Debug` print of this module. The request URL carries
-//! the OIDC token, so transport errors drop it (`reqwest::Error::without_url`) and are scrubbed.
+//! appears in an error, a log line or a `Debug` print of this module. The token travels only
+//! in the form-encoded body of a POST, never in the URL (which proxies and access logs keep);
+//! transport errors still drop the URL (`reqwest::Error::without_url`) and are scrubbed.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::cams::client::{read_body, BodyError, MAX_RESPONSE_BYTES};
 use crate::cams::encode::percent_encode;
 use crate::cams::endpoint::is_region_id;
-use crate::cams::{CamsError, Credentials, Endpoint, Scrubber, SecretString};
+use crate::cams::{CamsError, Credentials, Endpoint, ProxySettings, Scrubber, SecretString};
 
 /// Environment variable: the RAM role to assume.
 pub const ENV_ROLE_ARN: &str = "ALIBABA_CLOUD_ROLE_ARN";
@@ -103,6 +105,14 @@ pub enum RrsaError {
     /// without the URL.
     #[error("STS {STS_ACTION} request failed: {0}")]
     Transport(String),
+    /// STS answered with a body longer than is read; the rest was not read.
+    #[error("STS {STS_ACTION} answered HTTP {status} with a body over {limit} bytes; the rest was not read")]
+    ResponseTooLarge {
+        /// HTTP status.
+        status: u16,
+        /// The bound, in bytes.
+        limit: usize,
+    },
     /// STS answered 2xx with something that is not usable credentials.
     #[error("STS {STS_ACTION} answered with an unusable response: {0}")]
     BadResponse(String),
@@ -124,10 +134,10 @@ impl RrsaError {
     }
 
     /// Whether trying again later may help without anyone changing anything: transport
-    /// errors, 5xx and throttling answers.
+    /// errors, oversized answers (a misbehaving proxy), 5xx and throttling answers.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport(_) => true,
+            Self::Transport(_) | Self::ResponseTooLarge { .. } => true,
             Self::Sts { status, code, .. } => *status >= 500 || code.starts_with("Throttling"),
             _ => false,
         }
@@ -147,6 +157,9 @@ pub struct RrsaOptions {
     pub connect_timeout: Duration,
     /// The `User-Agent` sent to STS.
     pub user_agent: String,
+    /// Proxies, the same as the CAMS connection's; none by default (reqwest's own
+    /// environment lookup is always off).
+    pub proxy: ProxySettings,
 }
 
 impl Default for RrsaOptions {
@@ -157,6 +170,7 @@ impl Default for RrsaOptions {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: format!("cams-operator/{}", env!("CARGO_PKG_VERSION")),
+            proxy: ProxySettings::default(),
         }
     }
 }
@@ -300,11 +314,18 @@ impl RrsaProvider {
                 ),
             });
         }
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(options.user_agent)
+            .user_agent(options.user_agent);
+        let http = options
+            .proxy
+            .apply(builder)
+            .map_err(|e| RrsaError::Config {
+                setting: "HTTPS_PROXY/HTTP_PROXY",
+                reason: e.without_url().to_string(),
+            })?
             .build()
             .map_err(|e| RrsaError::Transport(e.without_url().to_string()))?;
         Ok(Some(Self {
@@ -452,35 +473,45 @@ impl RrsaProvider {
         let now = self.now();
         let duration = self.duration_secs.to_string();
         let timestamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let params: [(&str, &str); 9] = [
+        // The protocol parameters go in the query; the token, and with it everything about
+        // the role, only in the body.
+        let query = form(&[
             ("Action", STS_ACTION),
             ("Format", "JSON"),
             ("Version", STS_API_VERSION),
+            ("Timestamp", &timestamp),
+        ]);
+        let body = form(&[
             ("DurationSeconds", &duration),
             ("RoleArn", &self.role_arn),
             ("OIDCProviderArn", &self.oidc_provider_arn),
             ("OIDCToken", token.expose()),
             ("RoleSessionName", &self.session_name),
-            ("Timestamp", &timestamp),
-        ];
-        let query: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-            .collect();
-        let url = format!("{}/?{}", self.endpoint.origin(), query.join("&"));
+        ]);
+        let url = format!("{}/?{query}", self.endpoint.origin());
         tracing::debug!(endpoint = %self.endpoint, role_arn = %self.role_arn, "calling STS {STS_ACTION}");
         let response = self
             .http
-            .get(url)
+            .post(url)
             .header(reqwest::header::ACCEPT, "application/json")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
             .send()
             .await
             .map_err(|e| self.transport_error(e, &scrubber))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
+        let body = read_body(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| self.transport_error(e, &scrubber))?;
+            .map_err(|e| match e {
+                BodyError::TooLarge => RrsaError::ResponseTooLarge {
+                    status,
+                    limit: MAX_RESPONSE_BYTES,
+                },
+                BodyError::Read(e) => self.transport_error(e, &scrubber),
+            })?;
         parse_response(status, &body, &scrubber, now)
     }
 
@@ -538,6 +569,15 @@ impl RrsaProvider {
         self.clock = Arc::new(clock);
         self
     }
+}
+
+/// `k=v&k=v`, every name and value percent-encoded (RFC 3986, valid form encoding).
+fn form(params: &[(&str, &str)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn check_arn(setting: &'static str, value: &str, kind: &str) -> Result<(), RrsaError> {
@@ -687,13 +727,14 @@ fn parse_expiration(text: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cams::encode::percent_decode;
     use std::collections::HashMap;
     use std::sync::Mutex;
 
-    use axum::extract::{Query, State};
-    use axum::http::StatusCode;
+    use axum::extract::{RawQuery, State};
+    use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
-    use axum::routing::get;
+    use axum::routing::post;
     use chrono::TimeZone;
 
     const ROLE: &str = "acs:ram::1234567890:role/cams-operator";
@@ -732,7 +773,10 @@ mod tests {
     }
 
     struct FakeInner {
+        /// The query and form parameters of each call, together.
         calls: Mutex<Vec<HashMap<String, String>>>,
+        /// The raw query string of each call.
+        queries: Mutex<Vec<String>>,
         reply: Mutex<Reply>,
         clock: TestClock,
     }
@@ -744,18 +788,41 @@ mod tests {
         fn calls(&self) -> Vec<HashMap<String, String>> {
             self.0.calls.lock().unwrap().clone()
         }
+        fn queries(&self) -> Vec<String> {
+            self.0.queries.lock().unwrap().clone()
+        }
         fn set(&self, reply: Reply) {
             *self.0.reply.lock().unwrap() = reply;
         }
     }
 
+    fn decode_form(text: &str) -> Vec<(String, String)> {
+        text.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (percent_decode(k).unwrap(), percent_decode(v).unwrap())
+            })
+            .collect()
+    }
+
     async fn sts(
         State(fake): State<Fake>,
-        Query(query): Query<Vec<(String, String)>>,
+        RawQuery(query): RawQuery,
+        headers: HeaderMap,
+        body: String,
     ) -> axum::response::Response {
+        assert_eq!(
+            headers["content-type"], "application/x-www-form-urlencoded",
+            "the body is a form"
+        );
+        let query = query.unwrap_or_default();
         let n = {
             let mut calls = fake.0.calls.lock().unwrap();
-            calls.push(query.into_iter().collect());
+            let mut params = decode_form(&query);
+            params.extend(decode_form(&body));
+            calls.push(params.into_iter().collect());
+            fake.0.queries.lock().unwrap().push(query);
             calls.len()
         };
         let reply = fake.0.reply.lock().unwrap().clone();
@@ -808,13 +875,14 @@ mod tests {
         let clock = TestClock::new();
         let fake = Fake(Arc::new(FakeInner {
             calls: Mutex::new(Vec::new()),
+            queries: Mutex::new(Vec::new()),
             reply: Mutex::new(reply),
             clock: clock.clone(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = axum::Router::new()
-            .route("/", get(sts))
+            .route("/", post(sts))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
@@ -1047,6 +1115,12 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         assert_eq!(q, &expected);
+        assert_eq!(
+            s.fake.queries(),
+            [
+                "Action=AssumeRoleWithOIDC&Format=JSON&Version=2015-04-01&Timestamp=2026-11-26T12%3A00%3A00Z"
+            ]
+        );
     }
 
     #[tokio::test]
@@ -1340,3 +1414,7 @@ mod tests {
         assert_eq!(s.fake.calls().len(), 1);
     }
 }
+
+#[cfg(test)]
+#[path = "rrsa_http_tests.rs"]
+mod http_tests;

@@ -147,6 +147,8 @@ def test_default_deployment():
     assert env_value(docs, "CAMS_OPERATOR_LEND_CREDENTIALS_TO") == ""
     assert env_value(docs, "CAMS_OPERATOR_NAMESPACES") == ""
     assert env_value(docs, "CAMS_OPERATOR_REGION") == "ap-southeast-1"
+    # Only the one documented CAMS endpoint unless the values list more.
+    assert env_value(docs, "CAMS_OPERATOR_REGIONS") == "ap-southeast-1"
     assert env_value(docs, "CAMS_OPERATOR_METRICS_ADDR") == "0.0.0.0:8080"
     assert env_value(docs, "CAMS_OPERATOR_HEALTH_ADDR") == "0.0.0.0:8081"
     assert not any(n.startswith("ALIBABA_CLOUD_") for n in e), "no operator credentials by default"
@@ -196,6 +198,7 @@ def test_non_default_settings_reach_the_operator():
     docs = render("values-namespaced.yaml")
     want = {
         "CAMS_OPERATOR_REGION": "cn-hangzhou",
+        "CAMS_OPERATOR_REGIONS": "cn-hangzhou,ap-southeast-1",
         "CAMS_OPERATOR_ENDPOINT": "https://cams-proxy.internal.example.com:8443",
         "CAMS_OPERATOR_SIGNATURE": "v1",
         "CAMS_OPERATOR_QPS": "2.5",
@@ -290,6 +293,9 @@ def test_credentials_from_an_existing_secret():
     (["unknownKey=1"], "additional properties 'unknownKey' not allowed"),
     (["cams.signature=v4"], "cams.signature"),
     (["cams.region=Mars"], "cams.region"),
+    (["cams.regions={}"], "cams.regions"),
+    (["cams.regions={ap-southeast-1,oss.example.com}"], "cams.regions"),
+    (["cams.region=cn-hangzhou"], "cams.region cn-hangzhou must be one of cams.regions (ap-southeast-1)"),
     (["replicaCount=0"], "replicaCount"),
     (["credentials.mode=keys"], "credentials.mode"),
     (["watchNamespaces[0]=Team_A"], "watchNamespaces"),

@@ -109,6 +109,9 @@ the operator makes:
 {{- fail "credentials.mode=rrsa without the webhook needs credentials.rrsa.roleArn and credentials.rrsa.oidcProviderArn" }}
 {{- end }}
 {{- end }}
+{{- if not (has .Values.cams.region .Values.cams.regions) }}
+{{- fail (printf "cams.region %s must be one of cams.regions (%s)" .Values.cams.region (join "," .Values.cams.regions)) }}
+{{- end }}
 {{- if and (has "*" .Values.lendCredentialsTo) (gt (len .Values.lendCredentialsTo) 1) }}
 {{- fail "lendCredentialsTo: \"*\" lends to every namespace; list nothing else with it" }}
 {{- end }}

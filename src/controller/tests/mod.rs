@@ -643,7 +643,8 @@ pub(super) struct Harness {
 }
 
 pub(super) fn default_endpoints() -> EndpointPolicy {
-    EndpointPolicy::new("ap-southeast-1", None).unwrap()
+    EndpointPolicy::with_regions("ap-southeast-1", &["ap-southeast-1", "cn-hangzhou"], None)
+        .unwrap()
 }
 
 impl Harness {

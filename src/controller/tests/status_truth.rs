@@ -203,3 +203,38 @@ async fn an_operator_misconfiguration_is_configuration_error_and_clears_on_resta
     assert_eq!(cond(&fixed, "Ready").0, "True");
     assert_eq!(cond(&fixed, "Stalled").0, "False");
 }
+
+/// A region outside the operator's allowlist: Stalled RegionNotAllowed, and no request is
+/// even built (the mocked client would panic on a call) nor credentials read.
+#[tokio::test]
+async fn a_region_outside_the_allowlist_is_stalled_without_a_request() {
+    let obj = ChatGroupBuilder::new()
+        .region(Some("oss-cn-hangzhou"))
+        .build();
+    let h = Harness::builder().secret(user_secret()).build();
+    h.reconcile(&obj).await;
+    assert!(h.cams_calls().is_empty());
+    let status = h.api.written_status();
+    assert_eq!(
+        cond(&status, "Ready"),
+        ("False".into(), "RegionNotAllowed".into())
+    );
+    assert_eq!(
+        cond(&status, "Stalled"),
+        ("True".into(), "RegionNotAllowed".into())
+    );
+    assert!(condition(&status, "Synced")
+        .message
+        .contains("oss-cn-hangzhou"));
+    assert!(
+        !h.api.routes().iter().any(|r| r.contains("/secrets/")),
+        "credentials were read for a request that must not exist"
+    );
+    // Passes after that change nothing and call nothing.
+    let h = Harness::builder().secret(user_secret()).build();
+    assert_eq!(
+        h.reconcile(&with_status(&obj, status)).await,
+        Requeue::OnChange
+    );
+    assert!(h.api.status_patches().is_empty());
+}

@@ -56,7 +56,9 @@ async fn paused_and_reconcile_requested_at() {
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
     assert_eq!(reason(&obj, "Ready").as_deref(), Some("ReconcilePaused"));
     assert_eq!(obj.status.as_ref().unwrap().observed_generation, Some(1));
-    println!("paused: 2 spec edits, 0 calls, Synced False ReconcilePaused, Ready False (not applied)");
+    println!(
+        "paused: 2 spec edits, 0 calls, Synced False ReconcilePaused, Ready False (not applied)"
+    );
 
     // Unpaused: exactly one call, with the latest spec.
     world

@@ -87,7 +87,10 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
     // Across namespaces the message never names the other object.
     check_conflict(&obj_x, "A ChatGroup in another namespace");
     let message = format!("{:?}", obj_x.status);
-    assert!(!message.contains(&world.ns) && !message.contains("older-x"), "{message}");
+    assert!(
+        !message.contains(&world.ns) && !message.contains("older-x"),
+        "{message}"
+    );
     // A Warning Conflict event for each (published just after the status write).
     for (ns, name) in [(&world.ns, "newer"), (&other_ns, "newer-x")] {
         let events: Api<Event> = Api::namespaced(world.client.clone(), ns);

@@ -226,3 +226,32 @@ async fn sim_group(world: &World, group_id: &str) -> serde_json::Value {
         ))
         .await
 }
+
+#[tokio::test]
+async fn a_region_outside_the_allowlist_is_stalled_and_nothing_is_sent() {
+    let world = World::new("region").await;
+    let mut operator = world.operator(&[]);
+    // Passes the CRD's region pattern; `cams.oss-cn-hangzhou.aliyuncs.com` is an OSS host.
+    let cg = world
+        .group(
+            "oss",
+            "EA303OSS",
+            json!({"subject": "OSS", "region": "oss-cn-hangzhou"}),
+        )
+        .await;
+    world.create(&cg).await;
+    let obj = world
+        .wait_for("oss", "RegionNotAllowed", Duration::from_secs(30), |o| {
+            reason(o, "Stalled").as_deref() == Some("RegionNotAllowed")
+        })
+        .await;
+    assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
+    assert_eq!(condition(&obj, "Stalled").as_deref(), Some("True"));
+    // Nothing reached the simulator (the endpoint override is set, so a request would have).
+    let calls = world
+        .expect_calls("UpdateChatGroup", 0, Duration::from_secs(2))
+        .await;
+    assert!(calls.is_empty(), "{calls:#?}");
+    operator.stop().await;
+    println!("region oss-cn-hangzhou: Stalled RegionNotAllowed, 0 requests");
+}
