@@ -362,3 +362,29 @@ mod tests {
         assert!(!text.contains("name=") && !text.contains("namespace="));
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_lists_every_reconcile_outcome_label() {
+        let readme = include_str!("../README.md");
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with("| `cams_operator_reconciles_total`"))
+            .expect("README documents cams_operator_reconciles_total");
+        let listed: Vec<&str> = line
+            .split("`outcome`: ")
+            .nth(1)
+            .unwrap_or("")
+            .trim_end_matches(" |")
+            .split(", ")
+            .collect();
+        let mut code: Vec<&str> = ReconcileLabel::all().iter().map(|l| l.as_str()).collect();
+        let mut documented = listed.clone();
+        code.sort_unstable();
+        documented.sort_unstable();
+        assert_eq!(documented, code, "README: {line}");
+    }
+}
