@@ -43,6 +43,34 @@ struct OwnWrite {
     status: crate::resource::ChatGroupStatus,
     /// When the reconcile that wrote it asked to look again.
     wake_at: Option<Instant>,
+    /// What that reconcile decided on: the generation and the `cams.dev/` annotations. The
+    /// write (a server-side apply without a precondition) may land on a newer version — an
+    /// edit between our read and our write — and that version's echo is then new work.
+    decided_on: Decided,
+}
+
+/// The parts of an object a decision depends on besides its status.
+#[derive(Clone, Debug, PartialEq)]
+struct Decided {
+    generation: Option<i64>,
+    annotations: Vec<(String, String)>,
+}
+
+impl Decided {
+    fn of(obj: &ChatGroup) -> Self {
+        let annotations = obj
+            .metadata
+            .annotations
+            .iter()
+            .flatten()
+            .filter(|(k, _)| k.starts_with("cams.dev/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Self {
+            generation: obj.metadata.generation,
+            annotations,
+        }
+    }
 }
 
 /// A judged status that could not be written.
@@ -129,6 +157,11 @@ impl Caches {
             return Freshness::Current;
         };
         if obj.metadata.resource_version.as_deref() == Some(own.resource_version.as_str()) {
+            if Decided::of(obj) != own.decided_on {
+                // Our write landed on a version edited after we read it: decide afresh.
+                writes.remove(&key);
+                return Freshness::Current;
+            }
             let requeue = match own.wake_at {
                 Some(at) => Requeue::After(at.saturating_duration_since(Instant::now())),
                 None => Requeue::OnChange,
@@ -174,6 +207,7 @@ impl Caches {
                     resource_version,
                     status: status.clone(),
                     wake_at,
+                    decided_on: Decided::of(obj),
                 },
             );
         }

@@ -37,6 +37,9 @@ use crate::status::{
 /// (cluster-wide mode): a rotation is noticed within this bound.
 pub const SECRET_RECHECK: Duration = Duration::from_secs(60);
 
+/// The longest wait between two tries of a status write that failed after a CAMS call.
+const STATUS_WRITE_RETRY_CAP: Duration = Duration::from_secs(5);
+
 /// Errors that end a reconcile early: Kubernetes API failures. CAMS outcomes are not errors
 /// here; they are recorded in status.
 #[derive(Debug, thiserror::Error)]
@@ -276,9 +279,14 @@ fn status_write_failed(obj: &ChatGroup, mut unwritten: Unwritten, ctx: &Context)
         .as_ref()
         .and_then(|r| crate::plan::parse_time(&r.next_retry_time))
         .and_then(|at| (at - Utc::now()).to_std().ok());
-    let delay = ctx
+    // A failed write is a Kubernetes failure: back off as the error policy does at most
+    // (an API server that comes back is written to within seconds), but never retry the
+    // judged status before the retry it scheduled itself.
+    let backoff = ctx
         .retry
-        .delay(unwritten.attempts, rand::random::<f64>(), retry_after);
+        .delay(unwritten.attempts, rand::random::<f64>(), None)
+        .min(STATUS_WRITE_RETRY_CAP);
+    let delay = backoff.max(retry_after.unwrap_or_default());
     unwritten.not_before = Instant::now() + delay;
     ctx.caches.keep_unwritten(obj, unwritten);
     Done::nothing(Requeue::After(delay), ReconcileLabel::StatusNotRecorded)

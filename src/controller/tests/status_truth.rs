@@ -238,3 +238,34 @@ async fn a_region_outside_the_allowlist_is_stalled_without_a_request() {
     );
     assert!(h.api.status_patches().is_empty());
 }
+
+/// Our status write (a server-side apply without a precondition) landed on a version edited
+/// after we read the object: its echo carries a new generation, which must be applied, not
+/// taken for "nothing happened since".
+#[tokio::test]
+async fn an_echo_of_a_write_that_landed_on_an_edited_version_is_new_work() {
+    let obj = ChatGroupBuilder::new().build();
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![
+            Ok(alibaba_example_response()),
+            Ok(alibaba_example_response()),
+        ])
+        .build();
+    h.reconcile(&obj).await;
+    let written = h.api.written_status();
+    let echo = with_resource_version(
+        &ChatGroupBuilder::from(&with_status(&obj, written))
+            .generation(2)
+            .subject(Some("Edited while we wrote"))
+            .build(),
+        "2001",
+    );
+    h.reconcile(&echo).await;
+    let calls = h.cams_calls();
+    assert_eq!(calls.len(), 2, "generation 2 was never applied");
+    assert_eq!(
+        calls[1].request.subject.as_deref(),
+        Some("Edited while we wrote")
+    );
+}
