@@ -359,7 +359,7 @@ fn random_knobs(rng: &mut impl rand::Rng) -> Knobs {
         }
     }
     let mut k = Knobs::default();
-    if rng.random_bool(0.5) {
+    if rng.random_bool(0.3) {
         return k;
     }
     k.get.before = delay(rng);
@@ -377,12 +377,38 @@ async fn two_electors_never_lead_at_the_same_instant() {
     let terms = Terms::default();
     let mut knobs = Vec::new();
     for id in 0..2 {
-        let (e, k) = elector(&fake, &format!("r{id}"), config(""));
+        let cfg = LeaseConfig {
+            retry_period: SECS(1),
+            ..config("")
+        };
+        let (e, k) = elector(&fake, &format!("r{id}"), cfg);
         knobs.push(k);
         spawn_replica(e, id, terms.clone());
     }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let t0 = Instant::now();
+    // Scripted first (1 s retry period): r0 leads; its renewal sent at 20 s is stored at
+    // once but answered at 27.5 s, and from 20.5 s none of its renewals is stored. It must
+    // stop at 30 s (sent + renew deadline), not 37.5 s (answered + renew deadline): r1, which
+    // saw that renewal at 20 or 21 s, takes the Lease 15 s later.
+    sleep_until(t0 + Duration::from_millis(19_500)).await;
+    knobs[0].set(|k| k.write.after = Delay::For(Duration::from_millis(7_500)));
+    sleep_until(t0 + Duration::from_millis(20_500)).await;
+    knobs[0].set(|k| k.write.before = Delay::Forever);
+    sleep_until(t0 + SECS(60)).await;
+    {
+        let terms = terms.lock().unwrap();
+        let seen: Vec<_> = terms
+            .iter()
+            .map(|t| (t.0, t.1 - t0, t.2.map(|e| e - t0)))
+            .collect();
+        assert!(
+            matches!(seen[..], [(0, s0, Some(e0)), (1, s1, None)]
+                if s0 == SECS(0) && e0 == SECS(30) && s1 >= SECS(35) && s1 <= SECS(36)),
+            "scripted handover: {seen:?}"
+        );
+    }
+    knobs[0].set(|k| *k = Knobs::default());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     // Two hours of trouble, the behaviours redrawn every 7 s.
     while Instant::now() - t0 < SECS(7200) {
         for k in &knobs {
@@ -409,5 +435,6 @@ async fn two_electors_never_lead_at_the_same_instant() {
         }
     }
     let handovers = terms.windows(2).filter(|w| w[0].0 != w[1].0).count();
+    println!("{} terms, {handovers} handovers", terms.len());
     assert!(handovers >= 20, "only {handovers} handovers in {terms:?}");
 }
