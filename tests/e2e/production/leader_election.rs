@@ -450,11 +450,13 @@ async fn leader_lost_and_regained_20_times_keeps_tasks_and_memory_flat() {
     let rss: Vec<u64> = samples.iter().map(|s| s.1).collect();
     println!("tokio tasks after each term: {tasks:?}");
     println!("VmRSS (KiB) after each term: {rss:?}");
-    // The first terms warm up (connection pools, caches, allocator arenas).
+    // The first terms warm up (connection pools, caches, allocator arenas). Afterwards the
+    // count may drop (the client's idle pooled connections close, each a task) or wobble by
+    // one connection, but a task left behind by every term climbs by one per term.
     let (warm_tasks, warm_rss) = samples[2];
     assert!(
-        tasks[2..].iter().all(|t| *t == warm_tasks),
-        "tokio tasks not back to {warm_tasks} after every term: {tasks:?}"
+        tasks[2..].iter().all(|t| *t <= warm_tasks + 1) && tasks[19] <= warm_tasks,
+        "tokio tasks climb after warm-up ({warm_tasks}): {tasks:?}"
     );
     let peak = rss[2..].iter().copied().max().unwrap_or(warm_rss);
     let bound = warm_rss + (warm_rss / 5).max(4096);
