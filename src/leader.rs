@@ -120,6 +120,15 @@ pub struct Term {
     pub sent_at: Instant,
 }
 
+/// The outcome of one acquire-or-renew round.
+enum Round {
+    /// This replica holds the Lease; the winning write was sent at this instant.
+    Leader(Instant),
+    /// Another replica holds it; its Lease expires in this long unless it changes (None when
+    /// unknown: another writer won a race).
+    Follower(Option<Duration>),
+}
+
 /// What identifies one version of the Lease: holder, renewTime, resourceVersion.
 type Fingerprint = (Option<String>, Option<MicroTime>, Option<String>);
 
@@ -154,24 +163,30 @@ impl<S: LeaseStore> LeaderElector<S> {
         }
     }
 
-    /// Waits until this replica holds the Lease.
+    /// Waits until this replica holds the Lease. It polls every retry period, and once more
+    /// at the instant another holder's Lease would expire.
     pub async fn acquire(&self) -> Term {
         let mut announced = false;
         loop {
-            match self.try_acquire_or_renew(None).await {
-                Ok(Some(sent_at)) => {
+            let retry = self.config.retry_period;
+            let pause = match self.try_acquire_or_renew(None).await {
+                Ok(Round::Leader(sent_at)) => {
                     info!(identity = %self.config.identity, lease = %self.config.name, "became leader");
                     return Term { sent_at };
                 }
-                Ok(None) => {
+                Ok(Round::Follower(left)) => {
                     if !announced {
                         info!(identity = %self.config.identity, "another replica holds the lease; standing by");
                         announced = true;
                     }
+                    left.map_or(retry, |left| left.min(retry))
                 }
-                Err(e) => warn!(error = %e, "could not acquire the lease"),
-            }
-            tokio::time::sleep(self.config.retry_period).await;
+                Err(e) => {
+                    warn!(error = %e, "could not acquire the lease");
+                    retry
+                }
+            };
+            tokio::time::sleep(pause).await;
         }
     }
 
@@ -192,8 +207,8 @@ impl<S: LeaseStore> LeaderElector<S> {
                 return;
             }
             match outcome {
-                Ok(Ok(Some(sent))) => sent_at = sent,
-                Ok(Ok(None)) => {
+                Ok(Ok(Round::Leader(sent))) => sent_at = sent,
+                Ok(Ok(Round::Follower(_))) => {
                     warn!(identity = %self.config.identity, "lost the lease to another replica");
                     return;
                 }
@@ -264,13 +279,9 @@ impl<S: LeaseStore> LeaderElector<S> {
         }
     }
 
-    /// One round: the instant the winning write was sent when this replica holds the Lease
-    /// afterwards, None when another replica does. Optimistic concurrency (resourceVersion)
+    /// One round: whether this replica holds the Lease afterwards. Optimistic concurrency (resourceVersion)
     /// makes two replicas racing for an expired Lease safe.
-    async fn try_acquire_or_renew(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<Option<Instant>, LeaseError> {
+    async fn try_acquire_or_renew(&self, deadline: Option<Instant>) -> Result<Round, LeaseError> {
         let now = MicroTime(Timestamp::now());
         let me = self.config.identity.clone();
         let duration = self.config.lease_duration.as_secs().max(1) as i32;
@@ -292,8 +303,8 @@ impl<S: LeaseStore> LeaderElector<S> {
             };
             let sent_at = Instant::now();
             return match self.call(deadline, self.store.create(&lease)).await {
-                Ok(_) => Ok(Some(sent_at)),
-                Err(LeaseError::Conflict) => Ok(None),
+                Ok(_) => Ok(Round::Leader(sent_at)),
+                Err(LeaseError::Conflict) => Ok(Round::Follower(None)),
                 Err(e) => Err(e),
             };
         };
@@ -304,7 +315,8 @@ impl<S: LeaseStore> LeaderElector<S> {
             Some(h) if h == me => {}
             Some(other) if unchanged_for < self.foreign_duration(spec) => {
                 debug!(holder = %other, "lease held by another replica");
-                return Ok(None);
+                let left = self.foreign_duration(spec) - unchanged_for;
+                return Ok(Round::Follower(Some(left)));
             }
             _ => {
                 spec.holder_identity = Some(me);
@@ -316,8 +328,8 @@ impl<S: LeaseStore> LeaderElector<S> {
         spec.lease_duration_seconds = Some(duration);
         let sent_at = Instant::now();
         match self.call(deadline, self.store.replace(&lease)).await {
-            Ok(_) => Ok(Some(sent_at)),
-            Err(LeaseError::Conflict) => Ok(None),
+            Ok(_) => Ok(Round::Leader(sent_at)),
+            Err(LeaseError::Conflict) => Ok(Round::Follower(None)),
             Err(e) => Err(e),
         }
     }
