@@ -213,6 +213,7 @@ impl<S: LeaseStore> LeaderElector<S> {
                     return;
                 }
                 Ok(Err(e)) => warn!(error = %e, "could not renew the lease"),
+                // Only when the deadline lapsed, which returned above.
                 Err(_) => {}
             }
         }
@@ -284,7 +285,9 @@ impl<S: LeaseStore> LeaderElector<S> {
     async fn try_acquire_or_renew(&self, deadline: Option<Instant>) -> Result<Round, LeaseError> {
         let now = MicroTime(Timestamp::now());
         let me = self.config.identity.clone();
-        let duration = self.config.lease_duration.as_secs().max(1) as i32;
+        // Rounded up: rounding down would let others take the Lease before it ends here.
+        let secs = self.config.lease_duration.as_secs_f64().ceil().max(1.0);
+        let duration = i32::try_from(secs as i64).unwrap_or(i32::MAX);
         let Some(mut lease) = self.call(deadline, self.store.get()).await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
