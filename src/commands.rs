@@ -220,10 +220,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         // A standby replica is healthy and ready; it just does not reconcile.
         metrics.leader.set(0);
         metrics.set_ready(true);
-        tokio::select! {
-            _ = elector.acquire() => {}
+        let term = tokio::select! {
+            term = elector.acquire() => term,
             _ = shutdown.cancelled() => break,
-        }
+        };
         metrics.leader.set(1);
         metrics.set_ready(false);
         // Leading: run until shutdown, or stop at once (dropping every in-flight reconcile)
@@ -232,7 +232,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             _ = controller::run(ctx.clone(), scope.clone(), concurrency, shutdown.clone(), args.shutdown_grace) => {
                 elector.release().await;
             }
-            _ = elector.hold() => {
+            _ = elector.hold(term) => {
                 tracing::warn!("stopped reconciling: not the leader any more");
             }
         }

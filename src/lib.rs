@@ -12,4 +12,5 @@ pub mod plan;
 pub mod resource;
 pub mod server;
 pub mod status;
+pub mod task_metrics;
 pub mod watch_backoff;

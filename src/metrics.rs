@@ -236,6 +236,7 @@ impl Default for Metrics {
             "1 while this replica is the leader",
             leader.clone(),
         );
+        registry.register_collector(Box::new(crate::task_metrics::TokioTasks));
         Self {
             registry,
             reconciles,

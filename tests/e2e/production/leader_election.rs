@@ -2,6 +2,8 @@
 //! the User-Agent) and publishes events; after a SIGKILL of the leader the standby takes over
 //! within lease duration + retry period + 1 s; a SIGTERM with a hung CAMS call in flight gives
 //! it --shutdown-grace, releases the Lease and exits, and the standby takes over at once.
+//! A replica that loses and regains the Lease 20 times keeps its tokio task count and RSS
+//! flat (nothing outlives a leadership term).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,7 +12,8 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::{json, Value};
 
@@ -325,4 +328,141 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
         op.stop().await;
     }
     lease_task.abort();
+}
+
+/// The operator's metrics address, from its "serving metrics on ADDR" log line.
+async fn metrics_addr(op: &Operator) -> String {
+    op.wait_log("serving metrics on ", Duration::from_secs(30))
+        .await;
+    let logs = op.logs();
+    let rest = logs
+        .split("serving metrics on ")
+        .nth(1)
+        .expect("metrics address");
+    rest.chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+        .collect()
+}
+
+/// One sample of the operator's /metrics, by full name.
+async fn scrape(world: &World, addr: &str, sample: &str) -> i64 {
+    let text = world
+        .http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("scrape /metrics")
+        .text()
+        .await
+        .expect("/metrics body");
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {sample} in\n{text}"))
+}
+
+/// The process's resident set in KiB (/proc/PID/status VmRSS).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Waits until the operator's leader gauge reads `want`.
+async fn wait_leader_gauge(world: &World, addr: &str, want: i64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while scrape(world, addr, "cams_operator_leader").await != want {
+        assert!(
+            Instant::now() < deadline,
+            "leader gauge not {want} within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Another identity writes the Lease: takes it (`Some`) or releases it (`None`).
+async fn set_holder(world: &World, name: &str, holder: Option<&str>) {
+    let leases: Api<Lease> = Api::namespaced(world.client.clone(), &world.ns);
+    loop {
+        let mut lease = leases.get(name).await.expect("get the Lease");
+        let spec = lease.spec.get_or_insert_with(Default::default);
+        spec.holder_identity = holder.map(str::to_string);
+        spec.lease_duration_seconds = Some(60);
+        spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
+        match leases.replace(name, &PostParams::default(), &lease).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(e)) if e.code == 409 => continue,
+            Err(e) => panic!("write the Lease: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn leader_lost_and_regained_20_times_keeps_tasks_and_memory_flat() {
+    let world = World::new("leader-terms").await;
+    let lease_name = format!("cams-operator-{}", world.ns);
+    let flags = [
+        "--leader-elect",
+        "--leader-election-name",
+        lease_name.as_str(),
+        "--leader-election-namespace",
+        world.ns.as_str(),
+        "--lease-duration",
+        "4s",
+        "--lease-renew-deadline",
+        "3s",
+        "--lease-retry-period",
+        "500ms",
+    ];
+    let id = format!("A-{}", world.ns);
+    let mut op = world.operator_with(&id, &[], &flags);
+    let addr = metrics_addr(&op).await;
+    let pid = op.pid().expect("operator pid");
+    for i in 0..2 {
+        let cg = world
+            .group(&format!("t{i}"), &format!("EA303T{i}"), json!({}))
+            .await;
+        world.create(&cg).await;
+    }
+    let mut samples: Vec<(i64, u64)> = Vec::new();
+    for term in 1..=20 {
+        wait_leader_gauge(&world, &addr, 1, Duration::from_secs(30)).await;
+        if term == 1 {
+            world.wait_ready("t0").await;
+            world.wait_ready("t1").await;
+        }
+        // Lead for a while (watches up, resyncs, renewals), then lose the Lease.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        set_holder(&world, &lease_name, Some("intruder")).await;
+        wait_leader_gauge(&world, &addr, 0, Duration::from_secs(10)).await;
+        // Let whatever the term started wind down before counting.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let tasks = scrape(&world, &addr, "cams_operator_tokio_alive_tasks").await;
+        let rss = rss_kib(pid);
+        println!("term {term:2}: {tasks} tokio tasks, VmRSS {rss} KiB after losing the Lease");
+        samples.push((tasks, rss));
+        set_holder(&world, &lease_name, None).await;
+    }
+    let tasks: Vec<i64> = samples.iter().map(|s| s.0).collect();
+    let rss: Vec<u64> = samples.iter().map(|s| s.1).collect();
+    println!("tokio tasks after each term: {tasks:?}");
+    println!("VmRSS (KiB) after each term: {rss:?}");
+    // The first terms warm up (connection pools, caches, allocator arenas). Afterwards the
+    // count may drop (the client's idle pooled connections close, each a task) or wobble by
+    // one connection, but a task left behind by every term climbs by one per term.
+    let (warm_tasks, warm_rss) = samples[2];
+    assert!(
+        tasks[2..].iter().all(|t| *t <= warm_tasks + 1) && tasks[19] <= warm_tasks,
+        "tokio tasks climb after warm-up ({warm_tasks}): {tasks:?}"
+    );
+    let peak = rss[2..].iter().copied().max().unwrap_or(warm_rss);
+    let bound = warm_rss + (warm_rss / 5).max(4096);
+    assert!(
+        peak <= bound,
+        "VmRSS grew from {warm_rss} KiB to {peak} KiB (bound {bound} KiB): {rss:?}"
+    );
+    op.stop().await;
 }
