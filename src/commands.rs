@@ -125,8 +125,51 @@ pub fn init_tracing(format: LogFormat) {
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     args.validate()?;
     init_tracing(args.log_format);
-    let replica = args
-        .replica_id
+    let replica = replica_name(&args);
+    let metrics = Arc::new(Metrics::default());
+    let ctx = Arc::new(context(&args, &replica, metrics.clone()).await?);
+    let scope = WatchScope {
+        namespaces: args
+            .namespaces
+            .iter()
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .collect(),
+        label_selector: args.label_selector.clone(),
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    crate::server::serve(
+        args.metrics_addr,
+        args.health_addr,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("binding the metrics and health addresses")?;
+    let concurrency = args.concurrency.max(1);
+    if !args.leader_elect {
+        metrics.leader.set(1);
+        controller::run(ctx, scope, concurrency, shutdown, args.shutdown_grace).await;
+    } else {
+        let elector = LeaderElector::new(ctx.client.clone(), lease_config(&args, replica));
+        lead(
+            &elector,
+            ctx,
+            scope,
+            concurrency,
+            shutdown,
+            args.shutdown_grace,
+        )
+        .await;
+    }
+    tracing::info!("cams-operator stopped");
+    Ok(())
+}
+
+/// This replica's name: `--replica-id`, the pod's name, or the host name.
+fn replica_name(args: &RunArgs) -> String {
+    args.replica_id
         .clone()
         .or_else(|| std::env::var("POD_NAME").ok())
         .or_else(|| {
@@ -134,10 +177,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .ok()
                 .map(|h| h.trim().to_string())
         })
-        .unwrap_or_else(|| "unknown".into());
-    let config = client_config(&args.cams, &replica)?;
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Everything a reconcile needs, from the settings.
+async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow::Result<Context> {
+    let config = client_config(&args.cams, replica)?;
     let endpoints = config.endpoints.clone();
-    let metrics = Arc::new(Metrics::default());
     // Read once: the CAMS and STS connections use the same proxies for the process's life.
     let proxy = ProxySettings::from_lookup(|k| std::env::var(k).ok());
     let cams = CamsClient::with_options(
@@ -155,11 +201,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to Kubernetes")?;
-    let reporter = Reporter {
-        controller: "cams-operator".into(),
-        instance: Some(replica.clone()),
-    };
-    let ctx = Arc::new(Context {
+    Ok(Context {
         client,
         cams: Arc::new(cams),
         endpoints,
@@ -170,52 +212,44 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             cap: args.retry_max,
             slow: args.slow_retry,
         },
-        reporter,
+        reporter: Reporter {
+            controller: "cams-operator".into(),
+            instance: Some(replica.to_string()),
+        },
         field_manager: "cams-operator".into(),
         api_timeout: args.api_timeout,
         caches: Default::default(),
-        metrics: metrics.clone(),
-    });
-    let scope = WatchScope {
-        namespaces: args
-            .namespaces
-            .into_iter()
-            .filter(|n| !n.is_empty())
-            .collect(),
-        label_selector: args.label_selector,
-    };
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    crate::server::serve(
-        args.metrics_addr,
-        args.health_addr,
-        metrics.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .context("binding the metrics and health addresses")?;
-    let concurrency = args.concurrency.max(1);
-    if !args.leader_elect {
-        metrics.leader.set(1);
-        controller::run(ctx, scope, concurrency, shutdown, args.shutdown_grace).await;
-        tracing::info!("cams-operator stopped");
-        return Ok(());
+        metrics,
+    })
+}
+
+fn lease_config(args: &RunArgs, identity: String) -> LeaseConfig {
+    LeaseConfig {
+        namespace: args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".into()),
+        name: args.leader_election_name.clone(),
+        identity,
+        lease_duration: args.lease_duration,
+        renew_deadline: args.lease_renew_deadline,
+        retry_period: args.lease_retry_period,
+        api_timeout: args.api_timeout,
     }
-    let elector = LeaderElector::new(
-        ctx.client.clone(),
-        LeaseConfig {
-            namespace: args
-                .leader_election_namespace
-                .or_else(|| std::env::var("POD_NAMESPACE").ok())
-                .unwrap_or_else(|| "default".into()),
-            name: args.leader_election_name,
-            identity: replica,
-            lease_duration: args.lease_duration,
-            renew_deadline: args.lease_renew_deadline,
-            retry_period: args.lease_retry_period,
-            api_timeout: args.api_timeout,
-        },
-    );
+}
+
+/// Stands by until this replica holds the Lease, reconciles while it holds it, and stands by
+/// again when it loses it, until shutdown.
+async fn lead(
+    elector: &LeaderElector,
+    ctx: Arc<Context>,
+    scope: WatchScope,
+    concurrency: u16,
+    shutdown: CancellationToken,
+    grace: std::time::Duration,
+) {
+    let metrics = ctx.metrics.clone();
     while !shutdown.is_cancelled() {
         // A standby replica is healthy and ready; it just does not reconcile.
         metrics.leader.set(0);
@@ -229,7 +263,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         // Leading: run until shutdown, or stop at once (dropping every in-flight reconcile)
         // when the lease is lost, then stand by again.
         tokio::select! {
-            _ = controller::run(ctx.clone(), scope.clone(), concurrency, shutdown.clone(), args.shutdown_grace) => {
+            _ = controller::run(ctx.clone(), scope.clone(), concurrency, shutdown.clone(), grace) => {
                 elector.release().await;
             }
             _ = elector.hold(term) => {
@@ -237,8 +271,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
-    tracing::info!("cams-operator stopped");
-    Ok(())
 }
 
 async fn cancel_on_signal(token: CancellationToken) {
