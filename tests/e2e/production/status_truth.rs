@@ -255,3 +255,120 @@ async fn a_region_outside_the_allowlist_is_stalled_and_nothing_is_sent() {
     operator.stop().await;
     println!("region oss-cn-hangzhou: Stalled RegionNotAllowed, 0 requests");
 }
+
+/// The API server refuses status writes (a ValidatingAdmissionPolicy scoped to this test's
+/// namespace) after CAMS accepted the call: the operator writes the status again with backoff
+/// and never repeats the call; once writes are allowed, the accepted call is recorded.
+#[tokio::test]
+async fn a_refused_status_write_after_an_accepted_call_is_written_again_not_called_again() {
+    let world = World::new("nowrite").await;
+    let name = format!("block-status-{}", world.ns);
+    let manifest = world.env.work.join(format!("{name}.yaml"));
+    std::fs::write(&manifest, block_status_policy(&name, &world.ns)).expect("write manifest");
+    let manifest = manifest.to_string_lossy().to_string();
+    let out = world.kubectl(&["apply", "-f", &manifest]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The policy takes a moment to be enforced: wait until a status write is refused.
+    let probe = world
+        .group("probe", "EA303PROBE", json!({"subject": "probe"}))
+        .await;
+    let created = world.create(&probe).await;
+    let mut blocked = false;
+    for _ in 0..50 {
+        let mut attempt = created.clone();
+        attempt.status = Some(Default::default());
+        let refused = world
+            .chatgroups()
+            .replace_status("probe", &kube::api::PostParams::default(), &attempt)
+            .await
+            .is_err();
+        if refused {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(blocked, "the admission policy never refused a status write");
+    world
+        .chatgroups()
+        .delete("probe", &Default::default())
+        .await
+        .expect("delete probe");
+
+    let mut operator = world.operator(&FAST_RETRY);
+    let cg = world
+        .group("blocked", "EA303BLOCK", json!({"subject": "Blocked"}))
+        .await;
+    world.create(&cg).await;
+    operator
+        .wait_log("writing it again with backoff", Duration::from_secs(30))
+        .await;
+    // Several write attempts later: still exactly one call.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let calls = world.calls_for_group("UpdateChatGroup", "EA303BLOCK").await;
+    assert_eq!(calls.len(), 1, "the call was repeated: {calls:#?}");
+    assert!(world.get("blocked").await.status.is_none());
+
+    let out = world
+        .kubectl(&["delete", "validatingadmissionpolicybinding", &name])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let obj = world.wait_ready("blocked").await;
+    let calls = world.calls_for_group("UpdateChatGroup", "EA303BLOCK").await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(
+        obj.status.as_ref().and_then(|s| s.request_id.as_deref()),
+        calls[0]["requestId"].as_str(),
+        "the status records the one accepted call"
+    );
+    let retries = operator.logs().matches("still cannot record").count();
+    operator.stop().await;
+    let _ = world
+        .kubectl(&["delete", "validatingadmissionpolicy", &name])
+        .await;
+    println!(
+        "status writes refused after an accepted call: 1 call, {} more write attempts, then recorded",
+        retries + 1
+    );
+}
+
+fn block_status_policy(name: &str, namespace: &str) -> String {
+    format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: {name}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["cams.dev"]
+      apiVersions: ["*"]
+      operations: ["UPDATE"]
+      resources: ["chatgroups/status"]
+  validations:
+  - expression: "false"
+    message: status writes are blocked by an e2e test
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: {name}
+spec:
+  policyName: {name}
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels:
+        kubernetes.io/metadata.name: {namespace}
+"#
+    )
+}
