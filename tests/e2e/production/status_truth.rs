@@ -276,16 +276,28 @@ async fn a_refused_status_write_after_an_accepted_call_is_written_again_not_call
     let probe = world
         .group("probe", "EA303PROBE", json!({"subject": "probe"}))
         .await;
-    let created = world.create(&probe).await;
+    world.create(&probe).await;
     let mut blocked = false;
     for _ in 0..50 {
-        let mut attempt = created.clone();
-        attempt.status = Some(Default::default());
-        let refused = world
+        let refused = match world
             .chatgroups()
-            .replace_status("probe", &kube::api::PostParams::default(), &attempt)
+            .patch_status(
+                "probe",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(json!({"status": {"code": "probe"}})),
+            )
             .await
-            .is_err();
+        {
+            Ok(_) => false,
+            Err(e) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("blocked by an e2e test"),
+                    "probe refused: {text}"
+                );
+                true
+            }
+        };
         if refused {
             blocked = true;
             break;
