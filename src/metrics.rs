@@ -89,7 +89,7 @@ impl EncodeLabelValue for ReconcileLabel {
 /// The result of a status write.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum WriteResult {
-    /// Written.
+    /// The status was written.
     Ok,
     /// The API server refused or failed.
     Error,

@@ -135,9 +135,9 @@ impl Row {
 /// What the Ready condition says after a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadyRule {
-    /// True.
+    /// Ready is True.
     True,
-    /// False.
+    /// Ready is False.
     False,
     /// Kept True only while the current generation was accepted and no forced re-apply is
     /// pending; otherwise False. Used where no call was made, so the remote did not change.
@@ -166,9 +166,9 @@ pub enum Next {
 /// Event type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
-    /// Normal.
+    /// A `Normal` event.
     Normal,
-    /// Warning.
+    /// A `Warning` event.
     Warning,
 }
 
@@ -187,7 +187,7 @@ pub struct RowSpec {
     pub synced: bool,
     /// The reason of Synced (and of Ready and Stalled when they are False/True because of it).
     pub reason: Reason,
-    /// Stalled.
+    /// Whether Stalled is True (a person must act).
     pub stalled: bool,
     /// When the next attempt comes.
     pub next: Next,

@@ -141,7 +141,7 @@ pub struct Judgement {
 pub struct JudgeInput<'a> {
     /// The hash the current spec would apply.
     pub desired_hash: &'a str,
-    /// Now.
+    /// The time the outcome is judged at.
     pub now: DateTime<Utc>,
     /// A number in [0,1) for backoff jitter.
     pub jitter: f64,

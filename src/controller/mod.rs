@@ -84,7 +84,7 @@ pub struct Context {
     pub operator_credentials: OperatorCredentials,
     /// Namespaces lent the operator's credentials.
     pub lend: LendPolicy,
-    /// Backoff.
+    /// Per-object backoff settings.
     pub retry: RetryPolicy,
     /// Who publishes events. Each event gets a fresh [`Recorder`]: kube's keeps every event
     /// it published for six minutes (to count repeats of the same object version, which this
@@ -97,7 +97,7 @@ pub struct Context {
     pub api_timeout: Duration,
     /// The watch caches and per-object memory (filled by [`run`]; empty in unit tests).
     pub caches: Caches,
-    /// Metrics.
+    /// The operator's metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -153,8 +153,8 @@ pub async fn reconcile_object(
     result.map(|done| done.requeue)
 }
 
-/// What one reconcile did.
-struct Done {
+/// What one reconcile did: for the metric, the log line and the requeue.
+struct Summary {
     requeue: Requeue,
     label: ReconcileLabel,
     called: bool,
@@ -162,8 +162,9 @@ struct Done {
     request_id: Option<String>,
 }
 
-impl Done {
-    fn nothing(requeue: Requeue, label: ReconcileLabel) -> Self {
+impl Summary {
+    /// A reconcile that neither called CAMS nor wrote status.
+    fn idle(requeue: Requeue, label: ReconcileLabel) -> Self {
         Self {
             requeue,
             label,
@@ -174,28 +175,28 @@ impl Done {
     }
 }
 
-async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Done, ReconcileError> {
+async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Summary, ReconcileError> {
     let namespace = obj.namespace().ok_or(ReconcileError::NoNamespace)?;
     let obj = match ctx.caches.freshness(&obj) {
         Freshness::Current => obj,
         // Our own write came back through the watch: nothing changed since the reconcile that
         // wrote it decided, so its decision stands (half the work of every change otherwise).
         Freshness::OwnWrite(requeue) => {
-            return Ok(Done::nothing(requeue, ReconcileLabel::OwnWrite));
+            return Ok(Summary::idle(requeue, ReconcileLabel::OwnWrite));
         }
         Freshness::Stale => match read_fresh(&obj, &namespace, ctx).await? {
             Some(fresh) => {
                 ctx.caches.forget_write(&fresh);
                 Arc::new(fresh)
             }
-            None => return Ok(Done::nothing(Requeue::OnChange, ReconcileLabel::Gone)),
+            None => return Ok(Summary::idle(Requeue::OnChange, ReconcileLabel::Gone)),
         },
     };
     if let Some(unwritten) = ctx.caches.unwritten(&obj) {
         return record_unwritten(&obj, &namespace, unwritten, ctx).await;
     }
     let (outcome, desired_hash, credentials_version) = match attempt(&obj, &namespace, ctx).await? {
-        Attempt::Done(done) => return Ok(done),
+        Attempt::Summary(done) => return Ok(done),
         Attempt::Outcome {
             outcome,
             desired_hash,
@@ -242,7 +243,7 @@ async fn finish(
     judgement: Judgement,
     called: bool,
     ctx: &Context,
-) -> Result<Done, ReconcileError> {
+) -> Result<Summary, ReconcileError> {
     let wrote = obj.status.as_ref() != Some(&judgement.status);
     if wrote {
         if let Err(e) = write_status(obj, namespace, &judgement, ctx).await {
@@ -263,13 +264,13 @@ async fn finish(
     if let Some(event) = &judgement.event {
         publish(obj, event, ctx).await;
     }
-    let mut done = Done::nothing(judgement.requeue, ReconcileLabel::UpToDate);
+    let mut done = Summary::idle(judgement.requeue, ReconcileLabel::UpToDate);
     done.wrote = wrote;
     Ok(done)
 }
 
 /// Schedules the next try of an unwritten status with the object's backoff.
-fn status_write_failed(obj: &ChatGroup, mut unwritten: Unwritten, ctx: &Context) -> Done {
+fn status_write_failed(obj: &ChatGroup, mut unwritten: Unwritten, ctx: &Context) -> Summary {
     unwritten.attempts = unwritten.attempts.saturating_add(1);
     // Never sooner than the retry the judgement itself scheduled (x-acs-retry-after included).
     let retry_after = unwritten
@@ -289,7 +290,7 @@ fn status_write_failed(obj: &ChatGroup, mut unwritten: Unwritten, ctx: &Context)
     let delay = backoff.max(retry_after.unwrap_or_default());
     unwritten.not_before = Instant::now() + delay;
     ctx.caches.keep_unwritten(obj, unwritten);
-    Done::nothing(Requeue::After(delay), ReconcileLabel::StatusNotRecorded)
+    Summary::idle(Requeue::After(delay), ReconcileLabel::StatusNotRecorded)
 }
 
 /// Writes a status judged earlier whose write failed, instead of calling CAMS again.
@@ -298,12 +299,12 @@ async fn record_unwritten(
     namespace: &str,
     unwritten: Unwritten,
     ctx: &Context,
-) -> Result<Done, ReconcileError> {
+) -> Result<Summary, ReconcileError> {
     let wait = unwritten
         .not_before
         .saturating_duration_since(Instant::now());
     if !wait.is_zero() {
-        return Ok(Done::nothing(
+        return Ok(Summary::idle(
             Requeue::After(wait),
             ReconcileLabel::StatusNotRecorded,
         ));
@@ -317,7 +318,7 @@ async fn record_unwritten(
     if let Some(event) = &unwritten.judgement.event {
         publish(obj, event, ctx).await;
     }
-    let mut done = Done::nothing(unwritten.judgement.requeue, ReconcileLabel::StatusRecorded);
+    let mut done = Summary::idle(unwritten.judgement.requeue, ReconcileLabel::StatusRecorded);
     done.wrote = true;
     Ok(done)
 }
@@ -332,7 +333,7 @@ fn cap(requeue: Requeue, bound: Duration) -> Requeue {
 /// What deciding (and maybe calling) produced.
 enum Attempt {
     /// Nothing to judge (waiting, awaiting a spec change).
-    Done(Done),
+    Summary(Summary),
     /// An outcome to judge.
     Outcome {
         outcome: Outcome,
@@ -368,7 +369,7 @@ async fn attempt(
         (Decision::Paused, _) => Outcome::Paused,
         (Decision::UpToDate, _) => Outcome::UpToDate,
         (Decision::AwaitSpecChange, _) => {
-            return Ok(Attempt::Done(Done::nothing(
+            return Ok(Attempt::Summary(Summary::idle(
                 Requeue::OnChange,
                 ReconcileLabel::AwaitingSpecChange,
             )))
@@ -379,9 +380,12 @@ async fn attempt(
             if !ctx.caches.watches_secrets() && is_credentials_stalled(obj) {
                 wait = cap(wait, SECRET_RECHECK);
             }
-            return Ok(Attempt::Done(Done::nothing(wait, ReconcileLabel::Waiting)));
+            return Ok(Attempt::Summary(Summary::idle(
+                wait,
+                ReconcileLabel::Waiting,
+            )));
         }
-        (Decision::Apply, Err(e)) => failed(&e, false),
+        (Decision::Apply, Err(e)) => failure_outcome(&e, false),
         (Decision::Apply, Ok(_)) => {
             let (outcome, version) = call(obj, namespace, &request, &desired_hash, ctx).await?;
             return Ok(Attempt::Outcome {
@@ -491,13 +495,14 @@ async fn call(
         }
         Err(e) => {
             warn!(class = e.class().label(), error = %e, elapsed_ms, "UpdateChatGroup failed");
-            failed(&e, e.may_have_reached_cams())
+            failure_outcome(&e, e.may_have_reached_cams())
         }
     };
     Ok((outcome, version))
 }
 
-fn failed(e: &CamsError, called: bool) -> Outcome {
+/// The outcome of a client error; `called` says whether the request may have reached CAMS.
+fn failure_outcome(e: &CamsError, called: bool) -> Outcome {
     let mut message = e.to_string();
     if e.class() == ErrorClass::Freshness {
         message = match e.server_date() {

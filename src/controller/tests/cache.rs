@@ -15,7 +15,7 @@ const TOKEN: &str = "cams.dev/reconcile-requested-at";
 
 #[test]
 fn the_cache_keeps_only_what_reconciles_read() {
-    let mut obj = ChatGroupBuilder::new()
+    let mut obj = base()
         .annotation(LAST_APPLIED, "{\"apiVersion\":\"cams.dev/v1alpha1\"}")
         .annotation("argocd.argoproj.io/tracking-id", "app:cams.dev/ChatGroup")
         .annotation(PAUSED, "true")
@@ -54,15 +54,13 @@ fn the_cache_keeps_only_what_reconciles_read() {
     );
 
     // Without cams.dev annotations none are kept, not even an empty map.
-    let mut plain = ChatGroupBuilder::new()
-        .annotation(LAST_APPLIED, "{}")
-        .build();
+    let mut plain = base().annotation(LAST_APPLIED, "{}").build();
     strip_for_cache(&mut plain);
     assert_eq!(plain.metadata.annotations, None);
 }
 
 fn named(name: &str, ns: &str, second: i64) -> ChatGroup {
-    let mut obj = ChatGroupBuilder::new().namespace(ns).build();
+    let mut obj = base().namespace(ns).build();
     obj.metadata.name = Some(name.into());
     obj.metadata.uid = Some(format!("uid-{name}"));
     obj.metadata.creation_timestamp = Some(Time(

@@ -48,7 +48,7 @@ async fn a_failed_forced_reapply_leaves_ready_false_until_a_call_is_accepted() {
         ),
     ];
     for (reason, error) in answers {
-        let v1 = aged(&accepted(&ChatGroupBuilder::new().build()).await);
+        let v1 = aged(&accepted(&base().build()).await);
         let poked = ChatGroupBuilder::from(&v1)
             .annotation(TOKEN, "token-9")
             .build();
@@ -100,7 +100,7 @@ async fn a_failed_forced_reapply_leaves_ready_false_until_a_call_is_accepted() {
 
 #[tokio::test]
 async fn a_final_error_on_a_token_reapply_turns_ready_false_and_handles_the_token() {
-    let v1 = aged(&accepted(&ChatGroupBuilder::new().build()).await);
+    let v1 = aged(&accepted(&base().build()).await);
     let poked = ChatGroupBuilder::from(&v1)
         .annotation(TOKEN, "token-9")
         .build();
@@ -127,7 +127,7 @@ async fn a_final_error_on_a_token_reapply_turns_ready_false_and_handles_the_toke
 
 #[tokio::test]
 async fn last_transition_time_is_kept_when_no_condition_flips() {
-    let v1 = aged(&accepted(&ChatGroupBuilder::new().build()).await);
+    let v1 = aged(&accepted(&base().build()).await);
     let v2 = ChatGroupBuilder::from(&v1)
         .generation(2)
         .subject(Some("renamed"))
@@ -153,7 +153,7 @@ async fn last_transition_time_is_kept_when_no_condition_flips() {
 
 #[tokio::test]
 async fn last_transition_time_is_kept_across_repeated_failures() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let v2 = ChatGroupBuilder::from(&v1)
         .generation(2)
         .subject(Some("renamed"))
@@ -190,7 +190,7 @@ async fn last_transition_time_is_kept_across_repeated_failures() {
 
 #[tokio::test]
 async fn last_transition_time_moves_when_a_condition_flips() {
-    let v1 = aged(&accepted(&ChatGroupBuilder::new().build()).await);
+    let v1 = aged(&accepted(&base().build()).await);
     let v2 = ChatGroupBuilder::from(&v1)
         .generation(2)
         .subject(Some("renamed"))

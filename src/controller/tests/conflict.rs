@@ -30,17 +30,13 @@ fn fill_cache(h: &Harness, objects: &[ChatGroup]) {
 
 #[tokio::test]
 async fn the_newer_of_two_chatgroups_for_one_group_gets_conflict_and_no_call() {
-    let mut older = created_at(ChatGroupBuilder::new().build(), "older", 0);
+    let mut older = created_at(base().build(), "older", 0);
     // CAMS accepted a call of the older one, so it blocks from another namespace too.
     older.status = Some(ChatGroupStatus {
         last_sync_time: Some("2026-11-26T01:02:03Z".into()),
         ..Default::default()
     });
-    let newer = created_at(
-        ChatGroupBuilder::new().namespace("team-b").build(),
-        "newer",
-        10,
-    );
+    let newer = created_at(base().namespace("team-b").build(), "newer", 10);
 
     let h = Harness::builder().secret(user_secret()).build();
     fill_cache(&h, &[older.clone(), newer.clone()]);
@@ -81,8 +77,8 @@ async fn the_newer_of_two_chatgroups_for_one_group_gets_conflict_and_no_call() {
 
 #[tokio::test]
 async fn different_groups_do_not_conflict() {
-    let a = created_at(ChatGroupBuilder::new().build(), "a", 0);
-    let mut b = created_at(ChatGroupBuilder::new().build(), "b", 10);
+    let a = created_at(base().build(), "a", 0);
+    let mut b = created_at(base().build(), "b", 10);
     b.spec.group_id = "EA303OTHER".into();
     let h = Harness::builder()
         .secret(user_secret())
@@ -95,8 +91,8 @@ async fn different_groups_do_not_conflict() {
 
 #[tokio::test]
 async fn a_conflict_keeps_the_reconcile_token_pending_and_withdraws_the_applied_claim() {
-    let older = created_at(ChatGroupBuilder::new().build(), "older", 0);
-    let accepted_newer = accepted(&created_at(ChatGroupBuilder::new().build(), "newer", 10)).await;
+    let older = created_at(base().build(), "older", 0);
+    let accepted_newer = accepted(&created_at(base().build(), "newer", 10)).await;
     let newer = ChatGroupBuilder::from(&accepted_newer)
         .annotation("cams.dev/reconcile-requested-at", "token-1")
         .build();

@@ -52,9 +52,7 @@ fn without_secret_routes() -> Vec<String> {
 #[tokio::test]
 async fn a_missing_secret_is_credentials_invalid() {
     let h = Harness::builder().build(); // the API server answers 404
-    let message =
-        assert_credentials_invalid(&h, &ChatGroupBuilder::new().build(), &with_secret_routes())
-            .await;
+    let message = assert_credentials_invalid(&h, &base().build(), &with_secret_routes()).await;
     assert!(
         message.contains("team-a/cams-credentials") && message.contains("not found"),
         "{message}"
@@ -66,9 +64,7 @@ async fn a_secret_without_access_key_secret_is_credentials_invalid() {
     let h = Harness::builder()
         .secret(secret(NS, SECRET, &[("accessKeyId", ACCESS_KEY_ID)]))
         .build();
-    let message =
-        assert_credentials_invalid(&h, &ChatGroupBuilder::new().build(), &with_secret_routes())
-            .await;
+    let message = assert_credentials_invalid(&h, &base().build(), &with_secret_routes()).await;
     assert!(message.contains("accessKeySecret"), "{message}");
 }
 
@@ -81,9 +77,7 @@ async fn a_secret_with_an_empty_access_key_id_is_credentials_invalid() {
             &[("accessKeyId", ""), ("accessKeySecret", ACCESS_KEY_SECRET)],
         ))
         .build();
-    let message =
-        assert_credentials_invalid(&h, &ChatGroupBuilder::new().build(), &with_secret_routes())
-            .await;
+    let message = assert_credentials_invalid(&h, &base().build(), &with_secret_routes()).await;
     assert!(
         message.contains("accessKeyId") && message.contains("empty"),
         "{message}"
@@ -103,7 +97,7 @@ async fn no_reference_in_a_namespace_not_lent_the_operators_credentials() {
         .build();
     let message = assert_credentials_invalid(
         &h,
-        &ChatGroupBuilder::new().secret_ref(None).build(),
+        &base().secret_ref(None).build(),
         &without_secret_routes(),
     )
     .await;
@@ -118,7 +112,7 @@ async fn no_reference_in_a_lent_namespace_when_the_operator_has_no_credentials()
     let h = Harness::builder().lend(LendPolicy::Everyone).build();
     let message = assert_credentials_invalid(
         &h,
-        &ChatGroupBuilder::new().secret_ref(None).build(),
+        &base().secret_ref(None).build(),
         &without_secret_routes(),
     )
     .await;
@@ -136,8 +130,7 @@ async fn no_reference_in_a_lent_namespace_uses_the_operators_credentials() {
         .cams_answers(vec![Ok(alibaba_example_response())])
         .build();
 
-    h.reconcile(&ChatGroupBuilder::new().secret_ref(None).build())
-        .await;
+    h.reconcile(&base().secret_ref(None).build()).await;
 
     let calls = h.cams_calls();
     assert_eq!(calls.len(), 1);
@@ -174,7 +167,7 @@ async fn a_reference_wins_over_lent_operator_credentials() {
         .cams_answers(vec![Ok(alibaba_example_response())])
         .build();
 
-    h.reconcile(&ChatGroupBuilder::new().build()).await;
+    h.reconcile(&base().build()).await;
 
     assert_eq!(h.cams_calls()[0].credentials.access_key_id, ACCESS_KEY_ID);
 }
@@ -194,7 +187,7 @@ async fn a_secret_with_a_security_token_passes_it_through() {
         .cams_answers(vec![Ok(alibaba_example_response())])
         .build();
 
-    h.reconcile(&ChatGroupBuilder::new().build()).await;
+    h.reconcile(&base().build()).await;
 
     let calls = h.cams_calls();
     assert_eq!(calls.len(), 1);
@@ -211,7 +204,7 @@ async fn a_secret_with_a_security_token_passes_it_through() {
 async fn the_secret_is_read_from_the_objects_own_namespace() {
     // A Secret of that name exists, but in another namespace.
     let h = Harness::builder().secret(user_secret()).build();
-    let obj = ChatGroupBuilder::new().namespace("team-b").build();
+    let obj = base().namespace("team-b").build();
 
     h.reconcile(&obj).await;
 
@@ -226,7 +219,7 @@ async fn the_secret_is_read_from_the_objects_own_namespace() {
 
 #[tokio::test]
 async fn a_secret_that_stays_missing_does_not_repeat_the_event() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder().build();
     h.reconcile(&obj).await;
     let mut status = h.api.written_status();
@@ -247,7 +240,7 @@ async fn a_secret_that_stays_missing_does_not_repeat_the_event() {
 
 #[tokio::test]
 async fn a_fixed_secret_clears_credentials_invalid() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder().build();
     h.reconcile(&obj).await;
     let mut status = h.api.written_status();

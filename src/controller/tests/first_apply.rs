@@ -7,7 +7,7 @@ use super::*;
 
 #[tokio::test]
 async fn first_apply_reads_the_secret_calls_cams_once_writes_status_once_and_publishes_updated() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .cams_answers(vec![Ok(alibaba_example_response())])
@@ -129,7 +129,7 @@ async fn first_apply_reads_the_secret_calls_cams_once_writes_status_once_and_pub
 
 #[tokio::test]
 async fn first_apply_sends_every_set_optional_field_and_the_region() {
-    let obj = ChatGroupBuilder::new()
+    let obj = base()
         .subject(Some("客服 VIP"))
         .description(Some(""))
         .profile_picture_url(Some("https://cdn.example.com/vip.jpg"))
@@ -161,7 +161,7 @@ async fn first_apply_sends_every_set_optional_field_and_the_region() {
 
 #[tokio::test]
 async fn first_apply_without_optional_fields_sends_none_of_them() {
-    let obj = ChatGroupBuilder::new().subject(None).build();
+    let obj = base().subject(None).build();
     let h = Harness::builder()
         .secret(user_secret())
         .cams_answers(vec![Ok(alibaba_example_response())])

@@ -16,7 +16,7 @@ fn assert_error_policy_backs_off(_h: &Harness, _obj: &ChatGroup, _error: &Reconc
 
 #[tokio::test]
 async fn a_failing_secret_read_is_a_reconcile_error_without_a_call_or_a_write() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .failing(secret_get_route(NS, SECRET))
@@ -45,7 +45,7 @@ async fn a_failing_secret_read_is_a_reconcile_error_without_a_call_or_a_write() 
 
 #[tokio::test]
 async fn a_secret_read_that_never_answers_times_out() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .hanging(secret_get_route(NS, SECRET))
@@ -67,7 +67,7 @@ async fn a_secret_read_that_never_answers_times_out() {
 
 #[tokio::test]
 async fn a_failing_status_write_after_an_accepted_call_is_retried_with_backoff_never_the_call() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .failing_times(status_patch_route(), 2)
@@ -126,7 +126,7 @@ async fn a_failing_status_write_after_an_accepted_call_is_retried_with_backoff_n
 
 #[tokio::test]
 async fn a_failing_status_write_without_a_call_is_a_reconcile_error() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder().failing(status_patch_route()).build();
     let error = h.try_reconcile(&obj).await.expect_err("a Kubernetes error");
     assert!(
@@ -145,7 +145,7 @@ async fn a_failing_status_write_without_a_call_is_a_reconcile_error() {
 
 #[tokio::test]
 async fn a_failing_event_does_not_fail_the_reconcile() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .failing(event_post_route())

@@ -45,7 +45,7 @@ use crate::cams::{
     CamsError, ChatGroupApi, Credentials, EndpointPolicy, Envelope, Response, UpdateChatGroup,
 };
 use crate::credentials::{LendPolicy, OperatorCredentials};
-use crate::resource::{ChannelType, ChatGroup, ChatGroupSpec, ChatGroupStatus, SecretRef};
+use crate::resource::{ChatGroup, ChatGroupStatus};
 pub(super) use crate::status::Requeue;
 use crate::status::RetryPolicy;
 
@@ -76,105 +76,17 @@ pub(super) fn event_post_route() -> String {
 // ---------------------------------------------------------------------------------------------
 // ChatGroup fixtures
 
-/// Builds a ChatGroup: by default generation 1, no status, subject "VIP support", a
-/// credentialsSecretRef to [`SECRET`], in [`NS`].
-pub(super) struct ChatGroupBuilder {
-    obj: ChatGroup,
-}
+pub(super) use crate::fixtures::ChatGroupBuilder;
 
-impl ChatGroupBuilder {
-    pub(super) fn new() -> Self {
-        let spec = ChatGroupSpec {
-            business_number: "8613800001234".into(),
-            cust_space_id: "cams-abc123".into(),
-            group_id: "EA303XYZ".into(),
-            channel_type: ChannelType::Whatsapp,
-            subject: Some("VIP support".into()),
-            description: None,
-            profile_picture_url: None,
-            region: None,
-            credentials_secret_ref: Some(SecretRef {
-                name: SECRET.into(),
-            }),
-        };
-        let mut obj = ChatGroup::new(NAME, spec);
-        obj.metadata = ObjectMeta {
-            name: Some(NAME.into()),
-            namespace: Some(NS.into()),
-            uid: Some("5b9a1c7e-0000-4000-8000-000000000001".into()),
-            resource_version: Some("1001".into()),
-            generation: Some(1),
-            ..Default::default()
-        };
-        Self { obj }
-    }
-
-    /// Starts from an existing object (its spec, metadata and status).
-    pub(super) fn from(obj: &ChatGroup) -> Self {
-        Self { obj: obj.clone() }
-    }
-
-    pub(super) fn namespace(mut self, ns: &str) -> Self {
-        self.obj.metadata.namespace = Some(ns.into());
-        self
-    }
-
-    pub(super) fn generation(mut self, generation: i64) -> Self {
-        self.obj.metadata.generation = Some(generation);
-        self
-    }
-
-    pub(super) fn subject(mut self, subject: Option<&str>) -> Self {
-        self.obj.spec.subject = subject.map(String::from);
-        self
-    }
-
-    pub(super) fn description(mut self, description: Option<&str>) -> Self {
-        self.obj.spec.description = description.map(String::from);
-        self
-    }
-
-    pub(super) fn profile_picture_url(mut self, url: Option<&str>) -> Self {
-        self.obj.spec.profile_picture_url = url.map(String::from);
-        self
-    }
-
-    pub(super) fn region(mut self, region: Option<&str>) -> Self {
-        self.obj.spec.region = region.map(String::from);
-        self
-    }
-
-    pub(super) fn secret_ref(mut self, name: Option<&str>) -> Self {
-        self.obj.spec.credentials_secret_ref = name.map(|n| SecretRef { name: n.into() });
-        self
-    }
-
-    pub(super) fn status(mut self, status: Option<ChatGroupStatus>) -> Self {
-        self.obj.status = status;
-        self
-    }
-
-    pub(super) fn annotation(mut self, key: &str, value: &str) -> Self {
-        self.obj
-            .metadata
-            .annotations
-            .get_or_insert_with(BTreeMap::new)
-            .insert(key.into(), value.into());
-        self
-    }
-
-    pub(super) fn label(mut self, key: &str, value: &str) -> Self {
-        self.obj
-            .metadata
-            .labels
-            .get_or_insert_with(BTreeMap::new)
-            .insert(key.into(), value.into());
-        self
-    }
-
-    pub(super) fn build(self) -> ChatGroup {
-        self.obj
-    }
+/// The object of these tests: [`NAME`] in [`NS`], generation 1, resourceVersion 1001, subject
+/// "VIP support", credentials from the Secret [`SECRET`], no status.
+pub(super) fn base() -> ChatGroupBuilder {
+    ChatGroupBuilder::new(NAME, NS, "cams-abc123", "EA303XYZ")
+        .uid("5b9a1c7e-0000-4000-8000-000000000001")
+        .resource_version("1001")
+        .generation(1)
+        .subject(Some("VIP support"))
+        .secret_ref(Some(SECRET))
 }
 
 /// A Secret with these string keys (stored base64 in `data`, as the API server returns it).
@@ -509,7 +421,7 @@ fn answer(script: &ApiScript, call: &ApiCall) -> (StatusCode, Value) {
             ["apis", "cams.dev", "v1alpha1", "namespaces", ns, "chatgroups", name, "status"],
         ) => {
             // Answer like the API server: the object with the applied status.
-            let mut obj = serde_json::to_value(ChatGroupBuilder::new().build()).unwrap();
+            let mut obj = serde_json::to_value(base().build()).unwrap();
             obj["metadata"]["namespace"] = json!(ns);
             obj["metadata"]["name"] = json!(name);
             // A write makes a new version.

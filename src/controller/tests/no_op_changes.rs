@@ -20,7 +20,7 @@ async fn assert_nothing_happens(obj: &ChatGroup) {
 #[tokio::test]
 async fn the_operators_own_status_write_changes_nothing() {
     // The watch event for the status just written: same generation, new status.
-    let obj = accepted(&ChatGroupBuilder::new().build()).await;
+    let obj = accepted(&base().build()).await;
     assert_nothing_happens(&obj).await;
 }
 
@@ -29,7 +29,7 @@ async fn a_status_built_by_judging_the_spec_also_counts_as_applied() {
     // Build the matching status without a reconcile: judge an acceptance of this spec.
     use crate::plan::{applied_hash, update_request};
     use crate::status::{judge, JudgeInput, Outcome};
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let hash = applied_hash(
         &update_request(&obj.spec),
         &default_endpoints().resolve(None).unwrap(),
@@ -53,7 +53,7 @@ async fn a_status_built_by_judging_the_spec_also_counts_as_applied() {
 
 #[tokio::test]
 async fn a_label_change_changes_nothing() {
-    let obj = accepted(&ChatGroupBuilder::new().build()).await;
+    let obj = accepted(&base().build()).await;
     let relabelled = ChatGroupBuilder::from(&obj)
         .label("team", "support")
         .label("app.kubernetes.io/managed-by", "argocd")
@@ -63,7 +63,7 @@ async fn a_label_change_changes_nothing() {
 
 #[tokio::test]
 async fn an_unrelated_annotation_changes_nothing() {
-    let obj = accepted(&ChatGroupBuilder::new().build()).await;
+    let obj = accepted(&base().build()).await;
     let annotated = ChatGroupBuilder::from(&obj)
         .annotation(
             "kubectl.kubernetes.io/last-applied-configuration",
@@ -79,7 +79,7 @@ async fn an_unrelated_annotation_changes_nothing() {
 async fn a_restart_with_an_applied_status_changes_nothing() {
     // A fresh Context (new recorder, new client) is what a restarted operator has: the
     // decision comes from status alone.
-    let obj = accepted(&ChatGroupBuilder::new().build()).await;
+    let obj = accepted(&base().build()).await;
     for _ in 0..3 {
         assert_nothing_happens(&obj).await;
     }

@@ -37,7 +37,7 @@ enum Next {
 const NEW_SUBJECT: &str = "VIP support (24/7)";
 
 async fn check_row(answer: Result<Response, CamsError>, row: Row) {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let v2 = ChatGroupBuilder::from(&v1)
         .generation(2)
         .subject(Some(NEW_SUBJECT))
@@ -494,9 +494,7 @@ async fn terminal_missing_parameter() {
 #[tokio::test]
 async fn terminal_region_that_is_not_a_region_id_makes_no_call() {
     // The CRD refuses such a region; if one gets through, the client never sends it anywhere.
-    let obj = ChatGroupBuilder::new()
-        .region(Some("evil.example.com/x"))
-        .build();
+    let obj = base().region(Some("evil.example.com/x")).build();
     let h = Harness::builder().secret(user_secret()).build();
 
     let action = h.reconcile(&obj).await;

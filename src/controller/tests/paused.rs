@@ -7,7 +7,7 @@ use crate::resource::PAUSED_ANNOTATION as PAUSED;
 
 #[tokio::test]
 async fn pausing_an_accepted_object_keeps_its_status_and_makes_no_call() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let before = v1.status.clone().unwrap();
     let paused = ChatGroupBuilder::from(&v1)
         .annotation(PAUSED, "true")
@@ -52,7 +52,7 @@ async fn pausing_an_accepted_object_keeps_its_status_and_makes_no_call() {
 
 #[tokio::test]
 async fn a_spec_change_while_paused_is_only_noted() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let paused = ChatGroupBuilder::from(&v1)
         .annotation(PAUSED, "true")
         .build();
@@ -87,7 +87,7 @@ async fn a_spec_change_while_paused_is_only_noted() {
 
 #[tokio::test]
 async fn unpausing_an_unchanged_spec_makes_no_call() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let paused = ChatGroupBuilder::from(&v1)
         .annotation(PAUSED, "true")
         .build();
@@ -112,7 +112,7 @@ async fn unpausing_an_unchanged_spec_makes_no_call() {
 
 #[tokio::test]
 async fn unpausing_a_changed_spec_applies_it() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let paused = ChatGroupBuilder::from(&v1)
         .annotation(PAUSED, "true")
         .generation(2)
@@ -144,7 +144,7 @@ async fn unpausing_a_changed_spec_applies_it() {
 
 #[tokio::test]
 async fn pausing_a_new_object_reports_it_without_a_call() {
-    let obj = ChatGroupBuilder::new().annotation(PAUSED, "true").build();
+    let obj = base().annotation(PAUSED, "true").build();
     let h = Harness::builder().secret(user_secret()).build();
 
     h.reconcile(&obj).await;

@@ -8,7 +8,7 @@ use crate::resource::RetryStatus;
 
 /// Generation 2 (new subject) after an accepted generation 1.
 async fn changed_spec() -> ChatGroup {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     ChatGroupBuilder::from(&v1)
         .generation(2)
         .subject(Some("VIP support (24/7)"))

@@ -11,7 +11,7 @@ use super::*;
 /// An object whose last attempt failed with SignatureDoesNotMatch while the Secret was at
 /// resourceVersion 7; the next retry is five minutes away.
 async fn rejected() -> ChatGroup {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .cams_answers(vec![Err(api_error(

@@ -381,7 +381,7 @@ async fn run(endpoint: Endpoint, signature: SignatureVersion) -> Captured {
         .endpoints(endpoints)
         .cams_client(Arc::new(client.clone()))
         .build();
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
 
     h.reconcile(&obj).await;
 

@@ -13,7 +13,7 @@ fn answer_with_request_id(rid: &str) -> Response {
 
 #[tokio::test]
 async fn new_subject_at_generation_2_is_applied_once_and_observed() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let old = v1.status.clone().unwrap();
     let v2 = ChatGroupBuilder::from(&v1)
         .generation(2)
@@ -72,12 +72,7 @@ async fn new_subject_at_generation_2_is_applied_once_and_observed() {
 
 #[tokio::test]
 async fn removing_an_optional_field_stops_sending_it() {
-    let v1 = accepted(
-        &ChatGroupBuilder::new()
-            .description(Some("Priority line"))
-            .build(),
-    )
-    .await;
+    let v1 = accepted(&base().description(Some("Priority line")).build()).await;
     let v2 = ChatGroupBuilder::from(&v1)
         .generation(2)
         .description(None)
@@ -101,7 +96,7 @@ async fn removing_an_optional_field_stops_sending_it() {
 
 #[tokio::test]
 async fn changing_only_the_credentials_reference_makes_no_call() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let old = v1.status.clone().unwrap();
     let v2 = ChatGroupBuilder::from(&v1)
         .generation(2)
@@ -130,7 +125,7 @@ async fn changing_only_the_credentials_reference_makes_no_call() {
 
 #[tokio::test]
 async fn a_new_reconcile_token_forces_exactly_one_reapply() {
-    let v1 = accepted(&ChatGroupBuilder::new().annotation(TOKEN, "token-1").build()).await;
+    let v1 = accepted(&base().annotation(TOKEN, "token-1").build()).await;
     assert_eq!(
         v1.status
             .as_ref()

@@ -15,7 +15,7 @@ fn with_resource_version(obj: &ChatGroup, rv: &str) -> ChatGroup {
 /// GroupNotExist, and the next pass must not turn that into "up to date".
 #[tokio::test]
 async fn a_refused_forced_reapply_never_turns_into_ready_on_the_next_pass() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let poked = ChatGroupBuilder::from(&v1).annotation(TOKEN, "t-1").build();
     let h = Harness::builder()
         .secret(user_secret())
@@ -47,7 +47,7 @@ async fn a_refused_forced_reapply_never_turns_into_ready_on_the_next_pass() {
 /// that revert must be applied, not judged "up to date".
 #[tokio::test]
 async fn a_revert_after_a_lost_answer_calls_again() {
-    let v1 = accepted(&ChatGroupBuilder::new().build()).await;
+    let v1 = accepted(&base().build()).await;
     let v2 = ChatGroupBuilder::from(&v1)
         .generation(2)
         .subject(Some("Interim subject"))
@@ -82,7 +82,7 @@ async fn a_revert_after_a_lost_answer_calls_again() {
 /// with the previous reconcile's requeue.
 #[tokio::test]
 async fn its_own_status_write_coming_back_costs_nothing() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .cams_answers(vec![Err(api_error(500, "InternalError", "boom", None))])
@@ -111,7 +111,7 @@ async fn its_own_status_write_coming_back_costs_nothing() {
 /// afresh instead of calling again or wiping the fields of the accepted call.
 #[tokio::test]
 async fn a_metadata_edit_during_a_call_neither_repeats_it_nor_wipes_its_status() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .cams_answers(vec![Ok(alibaba_example_response())])
@@ -173,7 +173,7 @@ async fn a_metadata_edit_during_a_call_neither_repeats_it_nor_wipes_its_status()
 /// call, and a restart with fixed settings applies the spec.
 #[tokio::test]
 async fn an_operator_misconfiguration_is_configuration_error_and_clears_on_restart() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .cams_answers(vec![Err(CamsError::InvalidEndpoint(
@@ -208,9 +208,7 @@ async fn an_operator_misconfiguration_is_configuration_error_and_clears_on_resta
 /// even built (the mocked client would panic on a call) nor credentials read.
 #[tokio::test]
 async fn a_region_outside_the_allowlist_is_stalled_without_a_request() {
-    let obj = ChatGroupBuilder::new()
-        .region(Some("oss-cn-hangzhou"))
-        .build();
+    let obj = base().region(Some("oss-cn-hangzhou")).build();
     let h = Harness::builder().secret(user_secret()).build();
     h.reconcile(&obj).await;
     assert!(h.cams_calls().is_empty());
@@ -244,7 +242,7 @@ async fn a_region_outside_the_allowlist_is_stalled_without_a_request() {
 /// taken for "nothing happened since".
 #[tokio::test]
 async fn an_echo_of_a_write_that_landed_on_an_edited_version_is_new_work() {
-    let obj = ChatGroupBuilder::new().build();
+    let obj = base().build();
     let h = Harness::builder()
         .secret(user_secret())
         .cams_answers(vec![
