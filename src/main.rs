@@ -7,7 +7,10 @@ use clap::Parser;
 use cams_operator::cli::{Cli, Command};
 use cams_operator::commands;
 
-#[tokio::main]
+// One thread: the operator waits on I/O almost all the time, and a multi-threaded runtime
+// spent a quarter of its CPU waking parked workers (futex, eventfd) at 10,000 objects
+// (`make bench`, unthrottled converge). Nothing in it blocks a thread.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run(args) => commands::run(*args).await,

@@ -546,6 +546,12 @@ async fn credentials_for(
             }),
         });
     };
+    if let Some(watched) = ctx.caches.secret_version(namespace, &reference.name) {
+        if let Some(credentials) = ctx.caches.credentials(namespace, &reference.name, &watched) {
+            *version = Some(watched);
+            return Ok(Ok(credentials));
+        }
+    }
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let got = tokio::time::timeout(ctx.api_timeout, secrets.get_opt(&reference.name))
         .await
@@ -562,7 +568,14 @@ async fn credentials_for(
             namespace: namespace.to_string(),
             name: reference.name.clone(),
         }),
-        Some(secret) => credentials_from_secret(&secret),
+        Some(secret) => {
+            let read = credentials_from_secret(&secret);
+            if let (Ok(credentials), Some(at)) = (&read, version.as_deref()) {
+                ctx.caches
+                    .keep_credentials(namespace, &reference.name, at, credentials);
+            }
+            read
+        }
     })
 }
 

@@ -68,3 +68,37 @@ async fn a_changed_secret_retries_at_once_and_recovers() {
     assert_eq!(cond(&status, "Ready"), ("True".into(), "Available".into()));
     assert!(status.retry.is_none());
 }
+
+/// With Secrets watched, credentials read at one resourceVersion are reused while the watch
+/// cache holds that version: one GET for many objects, and a new GET once it changes.
+#[tokio::test]
+async fn watched_secrets_are_read_once_per_version() {
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![
+            Ok(alibaba_example_response()),
+            Ok(alibaba_example_response()),
+            Ok(alibaba_example_response()),
+        ])
+        .build();
+    secret_cache(&h, "7");
+    h.reconcile(&base().build()).await;
+    h.reconcile(&base().name("second").group_id("EA303SECOND").build())
+        .await;
+    let gets = |h: &Harness| {
+        h.api
+            .routes()
+            .iter()
+            .filter(|r| r.contains("/secrets/"))
+            .count()
+    };
+    assert_eq!(gets(&h), 1, "{:?}", h.api.routes());
+    assert_eq!(h.cams_calls()[1].credentials.access_key_id, ACCESS_KEY_ID);
+
+    // The Secret changes: the next reader sees the new version in the watch cache.
+    h.ctx.caches.clear();
+    secret_cache(&h, "8");
+    h.reconcile(&base().name("third").group_id("EA303THIRD").build())
+        .await;
+    assert_eq!(gets(&h), 2, "{:?}", h.api.routes());
+}
