@@ -26,29 +26,21 @@ HELM="$BIN_DIR/helm"
 
 log() { printf 'helm.sh: %s\n' "$*" >&2; }
 die() { printf 'helm.sh: error: %s\n' "$*" >&2; exit 1; }
-
-find_go() {
-  if [[ -n "${GO:-}" ]]; then :
-  elif command -v go >/dev/null 2>&1; then GO=go
-  elif [[ -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go
-  else die "no Go toolchain found (set GO=/path/to/go)"
-  fi
-}
+# shellcheck source=go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go-build.sh"
 
 SCRATCH=""
-TICKER_PID=""
 cleanup() {
-  if [[ -n "$TICKER_PID" ]]; then kill "$TICKER_PID" 2>/dev/null || true; wait "$TICKER_PID" 2>/dev/null || true; fi
+  go_ticker_stop
   if [[ -n "$SCRATCH" ]]; then rm -rf "$SCRATCH"; fi
-  TICKER_PID=""; SCRATCH=""
+  SCRATCH=""
 }
 
 cmd_build() {
   if [[ -x "$HELM" ]]; then log "cached: $HELM"; return 0; fi
-  find_go
+  go_find
   mkdir -p "$BIN_DIR"
-  exec 9>"$BIN_DIR/.build.lock"
-  if ! flock -n 9; then log "another build of helm $HELM_VERSION is running; waiting for it…"; flock 9; fi
+  go_build_lock "$BIN_DIR" "helm $HELM_VERSION"
   if [[ -x "$HELM" ]]; then log "cached: $HELM"; return 0; fi
   trap cleanup EXIT
   trap 'cleanup; log "interrupted"; exit 130' INT TERM
@@ -75,9 +67,7 @@ cmd_build() {
     ldflags+=" -X $p.k8sVersionMajor=$major -X $p.k8sVersionMinor=$minor"
   done
   log "  compiling (Kubernetes libraries $k8s)…"
-  ( sp=""; trap 'kill $sp 2>/dev/null; exit 0' TERM
-    while :; do sleep 30 & sp=$!; wait "$sp"; log "  still building helm… $(( $(date +%s) - start ))s"; done ) &
-  TICKER_PID=$!
+  go_ticker_start helm "$start"
   # GOBIN points at a scratch bin first; the binary is moved into place only when complete.
   (cd "$SCRATCH" && CGO_ENABLED=0 GOBIN="$SCRATCH/bin" GOTMPDIR="$SCRATCH" GOFLAGS=-buildvcs=false \
     "$GO" install -trimpath -ldflags="$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") ||

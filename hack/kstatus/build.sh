@@ -11,13 +11,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 log() { printf 'kstatus: %s\n' "$*" >&2; }
 die() { printf 'kstatus: error: %s\n' "$*" >&2; exit 1; }
-
-if [[ -z "${GO:-}" ]]; then
-  if command -v go >/dev/null 2>&1; then GO=go
-  elif [[ -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go
-  else GO=""
-  fi
-fi
+# shellcheck source=../go-build.sh
+source "$HERE/../go-build.sh"
 
 key="$(cat "$HERE/go.mod" "$HERE/go.sum" "$HERE/main.go" | sha256sum | cut -c1-12)"
 version="$(awk '$1=="sigs.k8s.io/cli-utils"{print $2; exit}' "$HERE/go.mod")"
@@ -25,10 +20,9 @@ bin_dir="${CAMS_KSTATUS_CACHE:-${HOME:?HOME must be set}/.cache/cams-operator/ks
 bin="$bin_dir/kstatus"
 if [[ -x "$bin" ]]; then echo "$bin"; exit 0; fi
 
-[[ -n "$GO" ]] || die "no Go toolchain found (set GO=/path/to/go)"
+go_find
 mkdir -p "$bin_dir"
-exec 9>"$bin_dir/.build.lock"
-flock 9
+go_build_lock "$bin_dir" kstatus
 if [[ -x "$bin" ]]; then echo "$bin"; exit 0; fi
 start=$(date +%s)
 log "building kstatus (sigs.k8s.io/cli-utils $version) into $bin_dir…"

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Patch, PatchParams};
+use kube::api::{PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -606,7 +606,6 @@ async fn write_status(
     ctx: &Context,
 ) -> Result<(), ReconcileError> {
     let status: &ChatGroupStatus = &judgement.status;
-    let api: Api<ChatGroup> = Api::namespaced(ctx.client.clone(), namespace);
     // Server-side apply with the whole status: a field this manager leaves out is removed.
     let patch = json!({
         "apiVersion": ChatGroup::api_version(&()),
@@ -616,7 +615,7 @@ async fn write_status(
     let params = PatchParams::apply(&ctx.field_manager).force();
     let result = tokio::time::timeout(
         ctx.api_timeout,
-        api.patch_status(&obj.name_any(), &params, &Patch::Apply(&patch)),
+        patch_status_metadata(ctx, namespace, &obj.name_any(), &params, &patch),
     )
     .await;
     match result {
@@ -642,6 +641,31 @@ async fn write_status(
             Ok(())
         }
     }
+}
+
+/// Patches the status and reads back only the written object's metadata (kube's
+/// `patch_status` reads the whole object): at 10,000 objects, parsing the answer was a third
+/// of a status write's CPU.
+async fn patch_status_metadata(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    params: &PatchParams,
+    patch: &serde_json::Value,
+) -> Result<PartialObjectMeta<ChatGroup>, kube::Error> {
+    let url = ChatGroup::url_path(&(), Some(namespace));
+    let mut request = kube::core::Request::new(url)
+        .patch_subresource("status", name, params, &Patch::Apply(patch))
+        .map_err(kube::Error::BuildRequest)?;
+    request.headers_mut().insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static(
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        ),
+    );
+    ctx.client
+        .request::<PartialObjectMeta<ChatGroup>>(request)
+        .await
 }
 
 async fn publish(obj: &ChatGroup, event: &crate::status::EventSpec, ctx: &Context) {

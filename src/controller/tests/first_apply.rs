@@ -177,3 +177,19 @@ async fn first_apply_without_optional_fields_sends_none_of_them() {
     assert_eq!(request.profile_picture_file, None);
     assert_eq!(request.channel_type.as_deref(), Some("WHATSAPP"));
 }
+
+/// The status write asks the API server for the written object's metadata only: the
+/// reconcile reads nothing else back.
+#[tokio::test]
+async fn the_status_write_reads_back_metadata_only() {
+    let h = Harness::builder()
+        .secret(user_secret())
+        .cams_answers(vec![Ok(alibaba_example_response())])
+        .build();
+    h.reconcile(&base().build()).await;
+    let patch = &h.api.status_patches()[0];
+    assert_eq!(
+        patch.accept.as_deref(),
+        Some("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+    );
+}

@@ -223,6 +223,7 @@ pub(super) struct ApiCall {
     pub(super) path: String,
     pub(super) query: BTreeMap<String, String>,
     pub(super) content_type: Option<String>,
+    pub(super) accept: Option<String>,
     pub(super) body: Option<Value>,
     /// The body as sent (for leak checks).
     pub(super) raw_body: String,
@@ -286,6 +287,11 @@ impl FakeApi {
                     content_type: parts
                         .headers
                         .get(http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(String::from),
+                    accept: parts
+                        .headers
+                        .get(http::header::ACCEPT)
                         .and_then(|v| v.to_str().ok())
                         .map(String::from),
                     body: serde_json::from_slice(&bytes).ok(),
