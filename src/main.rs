@@ -4,12 +4,24 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cams_operator::cli::{Cli, Command};
+use cams_operator::cli::{refused_value_line, Cli, Command};
 use cams_operator::commands;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            match refused_value_line(&error) {
+                Some(line) => eprintln!("{line}"),
+                None => {
+                    let _ = error.print();
+                }
+            }
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    let result = match cli.command {
         Command::Run(args) => commands::run(*args).await,
         Command::Crd => commands::crd_yaml().map(|yaml| print!("{yaml}")),
         Command::Call(args) => commands::call(*args).await,

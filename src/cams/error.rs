@@ -77,7 +77,7 @@ pub enum CamsError {
     /// CAMS answered with an error envelope (or a 2xx whose Code is not OK).
     #[error("CAMS answered HTTP {status} {code}: {message}")]
     Api {
-        /// HTTP status.
+        /// The HTTP status code of the answer.
         status: u16,
         /// The `Code` (or `HTTP<status>` when CAMS sent none).
         code: String,
@@ -93,13 +93,13 @@ pub enum CamsError {
     /// CAMS answered with something that is not the envelope.
     #[error("CAMS answered HTTP {status} with a body that is not a CAMS response")]
     Undecodable {
-        /// HTTP status.
+        /// The HTTP status code of the answer.
         status: u16,
     },
     /// CAMS answered with a body longer than the client reads; the rest was not read.
     #[error("CAMS answered HTTP {status} with a body over {limit} bytes, which is not a CAMS response; the rest was not read")]
     ResponseTooLarge {
-        /// HTTP status.
+        /// The HTTP status code of the answer.
         status: u16,
         /// The bound, in bytes.
         limit: usize,
