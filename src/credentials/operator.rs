@@ -46,7 +46,7 @@ pub enum OperatorCredentials {
     None,
     /// A static AccessKey pair (with an STS token when one was given).
     AccessKey {
-        /// The pair.
+        /// The AccessKey pair, and its security token if one was given.
         credentials: Credentials,
         /// Where it came from, for logs (`environment`; never a value).
         source: String,
