@@ -178,7 +178,7 @@ pub struct ServeArgs {
     pub shutdown_grace: Duration,
 }
 
-/// `run` settings.
+/// `run` settings: the CAMS connection, what to watch, retries, leader election, serving.
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// CAMS connection settings.
@@ -217,7 +217,7 @@ pub struct RunArgs {
         default_value = "json"
     )]
     pub log_format: LogFormat,
-    /// Leader election.
+    /// Whether and how replicas elect a leader through a Lease.
     #[command(flatten)]
     pub leader: LeaderElectionArgs,
     /// Metrics and health addresses, and the shutdown grace period.
@@ -225,7 +225,7 @@ pub struct RunArgs {
     pub serve: ServeArgs,
 }
 
-/// `call` settings.
+/// `call` settings: one action, its parameters, the CAMS connection, and dry-run inputs.
 #[derive(Args, Debug)]
 pub struct CallArgs {
     /// The CAMS action, e.g. UpdateChatGroup or ListChatGroup.

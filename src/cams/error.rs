@@ -85,9 +85,9 @@ pub enum CamsError {
         message: String,
         /// The whole envelope, scrubbed.
         envelope: Box<Envelope>,
-        /// `x-acs-retry-after`.
+        /// How long CAMS asked the caller to wait (`x-acs-retry-after`).
         retry_after: Option<Duration>,
-        /// The `Date` header.
+        /// The answer's `Date` header (CAMS's clock).
         server_date: Option<DateTime<Utc>>,
     },
     /// CAMS answered with something that is not the envelope.

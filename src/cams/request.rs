@@ -58,7 +58,7 @@ impl Freshness {
 /// What to send: one action, its business parameters and where to.
 #[derive(Clone, Debug)]
 pub struct RequestSpec<'a> {
-    /// e.g. `UpdateChatGroup`.
+    /// The action, e.g. `UpdateChatGroup`.
     pub action: &'a str,
     /// Business parameters (all travel in the query string).
     pub params: &'a [(String, String)],

@@ -55,7 +55,7 @@ pub enum CredentialsError {
         namespace: String,
         /// The Secret's name.
         name: String,
-        /// The key.
+        /// The key whose value is not text.
         key: &'static str,
     },
     /// No `credentialsSecretRef`, and this namespace may not use the operator's credentials.

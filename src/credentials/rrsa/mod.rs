@@ -63,7 +63,7 @@ pub enum RrsaError {
     /// The OIDC token file cannot be used (its contents are never quoted).
     #[error("OIDC token file {path}: {reason}")]
     TokenFile {
-        /// The file.
+        /// The token file's path.
         path: String,
         /// What is wrong.
         reason: String,
@@ -71,7 +71,7 @@ pub enum RrsaError {
     /// STS answered with an error.
     #[error("STS {STS_ACTION} answered HTTP {status} {code}: {message}")]
     Sts {
-        /// HTTP status.
+        /// The HTTP status code of STS's answer.
         status: u16,
         /// The `Code` (or `HTTP<status>` when STS sent none).
         code: String,
@@ -87,7 +87,7 @@ pub enum RrsaError {
     /// STS answered with a body longer than is read; the rest was not read.
     #[error("STS {STS_ACTION} answered HTTP {status} with a body over {limit} bytes; the rest was not read")]
     ResponseTooLarge {
-        /// HTTP status.
+        /// The HTTP status code of STS's answer.
         status: u16,
         /// The bound, in bytes.
         limit: usize,
