@@ -1,9 +1,18 @@
 //! Command-line interface of `cams-operator`. Every `run` setting has a `CAMS_OPERATOR_*`
 //! environment variable fallback.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::cams::endpoint::is_region_id;
+use crate::cams::timestamp::parse_timestamp;
+use crate::cams::{CamsError, Endpoint, SignatureVersion};
+use crate::controller::WatchScope;
+use crate::leader::LeaseConfig;
+use crate::status::RetryPolicy;
 
 /// Manage WhatsApp groups on Alibaba Cloud CAMS as ChatGroup resources.
 #[derive(Parser, Debug)]
@@ -14,7 +23,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Subcommands.
+/// What `cams-operator` can do: run the controller, print the CRD, or make one CAMS call.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the controller (in-cluster config or KUBECONFIG).
@@ -51,11 +60,19 @@ pub struct CamsArgs {
     )]
     pub regions: Vec<String>,
     /// Send every call to this endpoint instead, `[http(s)://]host[:port]` (https by default).
-    #[arg(long, env = "CAMS_OPERATOR_ENDPOINT")]
-    pub endpoint: Option<String>,
+    // `std::option::Option` keeps clap from treating the flag as optional by type: a blank
+    // value (the default, or an empty variable) must reach the parser, which reads it as unset.
+    #[arg(
+        long,
+        env = "CAMS_OPERATOR_ENDPOINT",
+        value_parser = parse_endpoint,
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub endpoint: std::option::Option<Endpoint>,
     /// Signature scheme: v3 (ACS3-HMAC-SHA256) or v1 (RPC HMAC-SHA1; also accepted as v2).
-    #[arg(long, env = "CAMS_OPERATOR_SIGNATURE", default_value = "v3")]
-    pub signature: String,
+    #[arg(long, env = "CAMS_OPERATOR_SIGNATURE", default_value = "v3", value_parser = parse_signature)]
+    pub signature: SignatureVersion,
     /// Timeout of one CAMS request.
     #[arg(long, env = "CAMS_OPERATOR_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
@@ -72,16 +89,19 @@ pub struct CamsArgs {
     pub ca_bundle: Option<std::path::PathBuf>,
     /// STS endpoint for RRSA (AssumeRoleWithOIDC), `[http(s)://]host[:port]`; default:
     /// ALIBABA_CLOUD_STS_ENDPOINT, else from ALIBABA_CLOUD_STS_REGION, else sts.aliyuncs.com.
-    #[arg(long, env = "CAMS_OPERATOR_STS_ENDPOINT")]
-    pub sts_endpoint: Option<String>,
+    #[arg(
+        long,
+        env = "CAMS_OPERATOR_STS_ENDPOINT",
+        value_parser = parse_endpoint,
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub sts_endpoint: std::option::Option<Endpoint>,
 }
 
-/// `run` settings.
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    /// CAMS connection settings.
-    #[command(flatten)]
-    pub cams: CamsArgs,
+/// Which ChatGroups `run` watches.
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
     /// Namespaces to watch, comma-separated; empty watches all.
     #[arg(
         long,
@@ -93,21 +113,11 @@ pub struct RunArgs {
     /// Only ChatGroups matching this label selector.
     #[arg(long, env = "CAMS_OPERATOR_LABEL_SELECTOR")]
     pub label_selector: Option<String>,
-    /// Namespaces whose ChatGroups may use the operator's own credentials, comma-separated;
-    /// `*` for all. None by default.
-    #[arg(
-        long,
-        env = "CAMS_OPERATOR_LEND_CREDENTIALS_TO",
-        value_delimiter = ',',
-        default_value = ""
-    )]
-    pub lend_credentials_to: Vec<String>,
-    /// Objects reconciled at once.
-    #[arg(long, env = "CAMS_OPERATOR_CONCURRENCY", default_value_t = 16)]
-    pub concurrency: u16,
-    /// Timeout of one Kubernetes API call.
-    #[arg(long, env = "CAMS_OPERATOR_API_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
-    pub api_timeout: Duration,
+}
+
+/// How `run` spaces out attempts after a failed CAMS call.
+#[derive(Args, Debug, Clone)]
+pub struct RetryArgs {
     /// First retry delay after a retryable CAMS error (doubles up to --retry-max).
     #[arg(long, env = "CAMS_OPERATOR_RETRY_BASE", default_value = "1s", value_parser = humantime::parse_duration)]
     pub retry_base: Duration,
@@ -117,18 +127,11 @@ pub struct RunArgs {
     /// Retry interval after a credentials or permission error.
     #[arg(long, env = "CAMS_OPERATOR_SLOW_RETRY", default_value = "5m", value_parser = humantime::parse_duration)]
     pub slow_retry: Duration,
-    /// This replica's identity, sent in the User-Agent and events (default: POD_NAME or the
-    /// host name).
-    #[arg(long, env = "CAMS_OPERATOR_REPLICA_ID")]
-    pub replica_id: Option<String>,
-    /// Log format.
-    #[arg(
-        long,
-        env = "CAMS_OPERATOR_LOG_FORMAT",
-        value_enum,
-        default_value = "json"
-    )]
-    pub log_format: LogFormat,
+}
+
+/// Leader election among `run` replicas.
+#[derive(Args, Debug, Clone)]
+pub struct LeaderElectionArgs {
     /// Run only while holding a coordination.k8s.io Lease (for more than one replica).
     #[arg(long, env = "CAMS_OPERATOR_LEADER_ELECT")]
     pub leader_elect: bool,
@@ -151,33 +154,85 @@ pub struct RunArgs {
     /// Time between Lease acquire/renew attempts.
     #[arg(long, env = "CAMS_OPERATOR_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = humantime::parse_duration)]
     pub lease_retry_period: Duration,
+}
+
+/// Where `run` serves metrics and health, and how it shuts down.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
     /// Address serving /metrics.
     #[arg(
         long,
         env = "CAMS_OPERATOR_METRICS_ADDR",
         default_value = "0.0.0.0:8080"
     )]
-    pub metrics_addr: std::net::SocketAddr,
+    pub metrics_addr: SocketAddr,
     /// Address serving /healthz and /readyz (may equal --metrics-addr).
     #[arg(
         long,
         env = "CAMS_OPERATOR_HEALTH_ADDR",
         default_value = "0.0.0.0:8081"
     )]
-    pub health_addr: std::net::SocketAddr,
+    pub health_addr: SocketAddr,
     /// On SIGTERM, how long in-flight reconciles may take before the process exits.
     #[arg(long, env = "CAMS_OPERATOR_SHUTDOWN_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
 }
 
-/// `call` settings.
+/// `run` settings: the CAMS connection, what to watch, retries, leader election, serving.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// CAMS connection settings.
+    #[command(flatten)]
+    pub cams: CamsArgs,
+    /// Which ChatGroups to watch.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+    /// Namespaces whose ChatGroups may use the operator's own credentials, comma-separated;
+    /// `*` for all. None by default.
+    #[arg(
+        long,
+        env = "CAMS_OPERATOR_LEND_CREDENTIALS_TO",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub lend_credentials_to: Vec<String>,
+    /// Objects reconciled at once.
+    #[arg(long, env = "CAMS_OPERATOR_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: u16,
+    /// Timeout of one Kubernetes API call.
+    #[arg(long, env = "CAMS_OPERATOR_API_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub api_timeout: Duration,
+    /// Backoff after failed CAMS calls.
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    /// This replica's identity, sent in the User-Agent and events (default: POD_NAME or the
+    /// host name).
+    #[arg(long, env = "CAMS_OPERATOR_REPLICA_ID")]
+    pub replica_id: Option<String>,
+    /// Log output: one JSON object per line, or human-readable text.
+    #[arg(
+        long,
+        env = "CAMS_OPERATOR_LOG_FORMAT",
+        value_enum,
+        default_value = "json"
+    )]
+    pub log_format: LogFormat,
+    /// Whether and how replicas elect a leader through a Lease.
+    #[command(flatten)]
+    pub leader: LeaderElectionArgs,
+    /// Metrics and health addresses, and the shutdown grace period.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// `call` settings: one action, its parameters, the CAMS connection, and dry-run inputs.
 #[derive(Args, Debug)]
 pub struct CallArgs {
     /// The CAMS action, e.g. UpdateChatGroup or ListChatGroup.
     pub action: String,
     /// A parameter `Key=Value` (split at the first `=`); repeatable.
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    pub params: Vec<String>,
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
     /// CAMS connection settings.
     #[command(flatten)]
     pub cams: CamsArgs,
@@ -188,8 +243,51 @@ pub struct CallArgs {
     #[arg(long)]
     pub nonce: Option<String>,
     /// Use this timestamp, yyyy-MM-ddTHH:mm:ssZ.
-    #[arg(long)]
-    pub timestamp: Option<String>,
+    #[arg(long, value_parser = parse_timestamp_flag)]
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// `--endpoint` and `--sts-endpoint`: `[http(s)://]host[:port]`, surrounding blanks ignored;
+/// a blank value means unset.
+fn parse_endpoint(text: &str) -> Result<Option<Endpoint>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Endpoint::parse(text).map(Some).map_err(|e| match e {
+        CamsError::InvalidEndpoint(why) => why,
+        other => other.to_string(),
+    })
+}
+
+/// `--signature`: `v3`, or `v1` (also accepted as `v2`), in any case.
+fn parse_signature(text: &str) -> Result<SignatureVersion, String> {
+    text.parse()
+}
+
+/// `--param Key=Value`, split at the first `=` (the value may hold more).
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .ok_or_else(|| "must be Key=Value".to_string())
+}
+
+/// `--timestamp yyyy-MM-ddTHH:mm:ssZ`.
+fn parse_timestamp_flag(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_timestamp(text).map_err(|_| "must be yyyy-MM-ddTHH:mm:ssZ".to_string())
+}
+
+/// A value clap's parsers refused, as one line (so it reads well in `kubectl logs`); `None`
+/// for anything else clap stops at (help, version, an unknown flag), which it prints itself.
+pub fn refused_value_line(error: &clap::Error) -> Option<String> {
+    (error.kind() == clap::error::ErrorKind::ValueValidation).then(|| {
+        error
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    })
 }
 
 /// The longest CAMS request or Kubernetes API call timeout accepted.
@@ -249,9 +347,9 @@ impl CamsArgs {
             .collect()
     }
 
-    /// Refuses settings that make no sense (pure; nothing is read or sent).
+    /// Refuses settings that make no sense (pure; nothing is read or sent). The endpoints and
+    /// the signature scheme were checked when they were parsed.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        use crate::cams::endpoint::{is_region_id, Endpoint};
         let regions = self.allowed_regions();
         if regions.is_empty() {
             return Err(invalid(
@@ -281,20 +379,6 @@ impl CamsArgs {
                 ),
             ));
         }
-        for (flag, value) in [
-            ("--endpoint", &self.endpoint),
-            ("--sts-endpoint", &self.sts_endpoint),
-        ] {
-            if let Some(text) = value.as_deref().filter(|t| !t.trim().is_empty()) {
-                Endpoint::parse(text.trim()).map_err(|e| match e {
-                    crate::cams::CamsError::InvalidEndpoint(why) => invalid(flag, why),
-                    other => invalid(flag, other.to_string()),
-                })?;
-            }
-        }
-        self.signature
-            .parse::<crate::cams::SignatureVersion>()
-            .map_err(|e| invalid("--signature", e.to_string()))?;
         check_duration(
             "--request-timeout",
             self.request_timeout,
@@ -340,6 +424,20 @@ impl RunArgs {
             ));
         }
         check_duration("--api-timeout", self.api_timeout, false, MAX_TIMEOUT)?;
+        self.retry.validate()?;
+        check_duration(
+            "--shutdown-grace",
+            self.serve.shutdown_grace,
+            true,
+            MAX_DURATION,
+        )?;
+        self.leader.validate()
+    }
+}
+
+impl RetryArgs {
+    /// Every delay above zero and at most a day, and `--retry-max` not below `--retry-base`.
+    fn validate(&self) -> Result<(), SettingsError> {
         check_duration("--retry-base", self.retry_base, false, MAX_DURATION)?;
         check_duration("--retry-max", self.retry_max, false, MAX_DURATION)?;
         if self.retry_max < self.retry_base {
@@ -352,17 +450,66 @@ impl RunArgs {
                 ),
             ));
         }
-        check_duration("--slow-retry", self.slow_retry, false, MAX_DURATION)?;
-        check_duration("--shutdown-grace", self.shutdown_grace, true, MAX_DURATION)?;
+        check_duration("--slow-retry", self.slow_retry, false, MAX_DURATION)
+    }
+}
+
+impl From<&RetryArgs> for RetryPolicy {
+    fn from(args: &RetryArgs) -> Self {
+        Self {
+            base: args.retry_base,
+            cap: args.retry_max,
+            slow: args.slow_retry,
+        }
+    }
+}
+
+impl From<&WatchArgs> for WatchScope {
+    /// Blank namespace entries are dropped: `--namespaces ""` watches all.
+    fn from(args: &WatchArgs) -> Self {
+        Self {
+            namespaces: args
+                .namespaces
+                .iter()
+                .filter(|n| !n.is_empty())
+                .cloned()
+                .collect(),
+            label_selector: args.label_selector.clone(),
+        }
+    }
+}
+
+impl LeaderElectionArgs {
+    /// The Lease settings for this replica (`identity`), with `api_timeout` per API call. The
+    /// Lease's namespace is `--leader-election-namespace`, else `pod_namespace`, else
+    /// `default`.
+    pub fn lease_config(
+        &self,
+        identity: String,
+        api_timeout: Duration,
+        pod_namespace: Option<String>,
+    ) -> LeaseConfig {
+        LeaseConfig {
+            namespace: self
+                .leader_election_namespace
+                .clone()
+                .or(pod_namespace)
+                .unwrap_or_else(|| "default".into()),
+            name: self.leader_election_name.clone(),
+            identity,
+            lease_duration: self.lease_duration,
+            renew_deadline: self.lease_renew_deadline,
+            retry_period: self.lease_retry_period,
+            api_timeout,
+        }
+    }
+
+    /// A Lease name, and lease-duration > renew-deadline > retry-period > 0: a leader must
+    /// give up before its Lease can be taken, and try more than once before it gives up.
+    fn validate(&self) -> Result<(), SettingsError> {
         if self.leader_election_name.trim().is_empty() {
             return Err(invalid("--leader-election-name", "empty".into()));
         }
-        self.validate_lease()
-    }
-
-    /// lease-duration > renew-deadline > retry-period > 0: a leader must give up before its
-    /// Lease can be taken, and try more than once before it gives up.
-    fn validate_lease(&self) -> Result<(), SettingsError> {
         check_duration("--lease-duration", self.lease_duration, false, MAX_DURATION)?;
         check_duration(
             "--lease-renew-deadline",

@@ -1,5 +1,7 @@
 //! Settings validation, table-driven over command lines as clap parses them.
 
+use chrono::TimeZone;
+use clap::error::ErrorKind;
 use clap::Parser;
 
 use super::*;
@@ -91,9 +93,6 @@ fn settings_that_make_no_sense_are_refused_naming_the_flag() {
         (&["--region=Hangzhou", "--regions=Hangzhou"], "--regions"),
         (&["--regions=ap-southeast-1,evil.com/x"], "--regions"),
         (&["--regions=,"], "--regions"),
-        (&["--endpoint=ftp://x"], "--endpoint"),
-        (&["--sts-endpoint=sts.example.com/path"], "--sts-endpoint"),
-        (&["--signature=v4"], "--signature"),
     ];
     for (flags, flag) in bad {
         let err = run_args(flags).validate().unwrap_err();
@@ -140,4 +139,140 @@ fn call_checks_the_settings_it_shares() {
     ] {
         assert!(call_args(flags).cams.validate().is_err(), "{flags:?}");
     }
+}
+
+#[test]
+fn typed_values_are_parsed_at_the_boundary() {
+    let run = run_args(&[]);
+    assert_eq!(run.cams.endpoint, None);
+    assert_eq!(run.cams.sts_endpoint, None);
+    assert_eq!(run.cams.signature, SignatureVersion::V3);
+    let run = run_args(&[
+        "--endpoint= http://127.0.0.1:8080 ",
+        "--sts-endpoint=sts.aliyuncs.com",
+        "--signature=V2",
+    ]);
+    assert_eq!(
+        run.cams.endpoint,
+        Some(Endpoint::parse("http://127.0.0.1:8080").unwrap())
+    );
+    assert_eq!(
+        run.cams.sts_endpoint.map(|e| e.origin()).as_deref(),
+        Some("https://sts.aliyuncs.com")
+    );
+    assert_eq!(run.cams.signature, SignatureVersion::V1);
+    // A blank endpoint (an empty environment variable) means none.
+    assert_eq!(run_args(&["--endpoint="]).cams.endpoint, None);
+
+    let call = call_args(&[
+        "--param=Subject=a=b",
+        "--param=Description=",
+        "--timestamp=2025-01-01T00:00:00Z",
+    ]);
+    assert_eq!(
+        call.params,
+        [
+            ("Subject".to_string(), "a=b".to_string()),
+            ("Description".to_string(), String::new())
+        ]
+    );
+    assert_eq!(
+        call.timestamp,
+        Some(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap())
+    );
+}
+
+#[test]
+fn typed_values_are_refused_at_parse_time_on_one_line_naming_the_flag() {
+    let bad: &[(&[&str], &str)] = &[
+        (&["run", "--endpoint=ftp://x"], "--endpoint"),
+        (
+            &["run", "--sts-endpoint=sts.example.com/path"],
+            "--sts-endpoint",
+        ),
+        (&["run", "--signature=v4"], "--signature"),
+        (&["call", "ListChatGroup", "--param=NoEquals"], "--param"),
+        (
+            &["call", "ListChatGroup", "--timestamp=2025-01-01 00:00:00"],
+            "--timestamp",
+        ),
+    ];
+    for (args, flag) in bad {
+        let err = Cli::try_parse_from(["cams-operator"].iter().chain(*args)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation, "{args:?}");
+        let line = refused_value_line(&err).unwrap();
+        assert!(
+            line.starts_with("error: invalid value ") && line.contains(&format!("'{flag} <")),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+    }
+    assert_eq!(
+        refused_value_line(
+            &Cli::try_parse_from(["cams-operator", "run", "--endpoint=ftp://x"]).unwrap_err()
+        )
+        .unwrap(),
+        "error: invalid value 'ftp://x' for '--endpoint <ENDPOINT>': \"ftp://x\": only http:// and https:// are allowed"
+    );
+    // Help and unknown flags are clap's to print.
+    let help = Cli::try_parse_from(["cams-operator", "run", "--help"]).unwrap_err();
+    assert_eq!(refused_value_line(&help), None);
+}
+
+#[test]
+fn flag_groups_feed_the_runtime_settings() {
+    let run = run_args(&[
+        "--namespaces=a,,b",
+        "--label-selector=tier=x",
+        "--retry-base=2s",
+        "--retry-max=1m",
+        "--slow-retry=10m",
+        "--leader-election-name=lease",
+        "--lease-duration=30s",
+        "--lease-renew-deadline=20s",
+        "--lease-retry-period=3s",
+    ]);
+    let scope = WatchScope::from(&run.watch);
+    assert_eq!(scope.namespaces, ["a", "b"]);
+    assert_eq!(scope.label_selector.as_deref(), Some("tier=x"));
+    let retry = RetryPolicy::from(&run.retry);
+    assert_eq!(
+        (retry.base, retry.cap, retry.slow),
+        (
+            Duration::from_secs(2),
+            Duration::from_secs(60),
+            Duration::from_secs(600)
+        )
+    );
+    let lease = run
+        .leader
+        .lease_config("me".into(), Duration::from_secs(5), Some("pods".into()));
+    assert_eq!(
+        (
+            lease.namespace.as_str(),
+            lease.name.as_str(),
+            lease.identity.as_str()
+        ),
+        ("pods", "lease", "me")
+    );
+    assert_eq!(
+        (
+            lease.lease_duration,
+            lease.renew_deadline,
+            lease.retry_period
+        ),
+        (
+            Duration::from_secs(30),
+            Duration::from_secs(20),
+            Duration::from_secs(3)
+        )
+    );
+    assert_eq!(lease.api_timeout, Duration::from_secs(5));
+    assert_eq!(
+        run.leader
+            .lease_config("me".into(), Duration::from_secs(5), None)
+            .namespace,
+        "default"
+    );
+    assert!(WatchScope::from(&run_args(&[]).watch).namespaces.is_empty());
 }

@@ -3,23 +3,23 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
-use chrono::NaiveDateTime;
 use kube::runtime::events::Reporter;
 use kube::CustomResourceExt;
+use tokio_util::sync::CancellationToken;
 
+use crate::cams::client::{CallObserver, ClientOptions, ProxySettings};
+use crate::cams::env::{home_dir, process_env};
+use crate::cams::request::Freshness;
 use crate::cams::{
-    CamsClient, ClientConfig, ClientOptions, Endpoint, EndpointPolicy, Freshness, ProxySettings,
-    RateLimit, SignatureVersion,
+    CamsClient, CamsError, ClientConfig, Credentials, EndpointPolicy, Envelope, RateLimit,
 };
 use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
 use crate::controller::{self, Context, WatchScope};
-use crate::credentials::rrsa::{RrsaOptions, RrsaProvider};
-use crate::credentials::{LendPolicy, OperatorCredentials};
-use crate::leader::{LeaderElector, LeaseConfig};
+use crate::credentials::rrsa::RrsaOptions;
+use crate::credentials::{discover_operator_credentials, LendPolicy, OperatorCredentials};
+use crate::leader::LeaderElector;
 use crate::metrics::{CamsObserver, Metrics};
 use crate::resource::ChatGroup;
-use crate::status::RetryPolicy;
-use tokio_util::sync::CancellationToken;
 
 /// The CRD as YAML, exactly as checked in under `crds/`.
 pub fn crd_yaml() -> anyhow::Result<String> {
@@ -40,18 +40,13 @@ pub fn user_agent(replica: &str) -> String {
 }
 
 fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig> {
-    let endpoint = args
-        .endpoint
-        .as_deref()
-        .filter(|e| !e.is_empty())
-        .map(Endpoint::parse)
-        .transpose()?;
     Ok(ClientConfig {
-        endpoints: EndpointPolicy::with_regions(&args.region, &args.allowed_regions(), endpoint)?,
-        signature: args
-            .signature
-            .parse::<SignatureVersion>()
-            .map_err(anyhow::Error::msg)?,
+        endpoints: EndpointPolicy::with_regions(
+            &args.region,
+            &args.allowed_regions(),
+            args.endpoint.clone(),
+        )?,
+        signature: args.signature,
         timeout: args.request_timeout,
         connect_timeout: args.request_timeout.min(std::time::Duration::from_secs(5)),
         user_agent: user_agent(replica),
@@ -72,7 +67,7 @@ fn client_options(
     };
     Ok(ClientOptions {
         proxy: proxy.clone(),
-        observer: metrics.map(|m| Arc::new(CamsObserver(m)) as Arc<dyn crate::cams::CallObserver>),
+        observer: metrics.map(|m| Arc::new(CamsObserver(m)) as Arc<dyn CallObserver>),
         rate_limit: (args.qps > 0.0).then_some(RateLimit {
             qps: args.qps,
             burst: args.burst,
@@ -81,27 +76,22 @@ fn client_options(
     })
 }
 
-/// The official chain's order: the AccessKey environment variables, then an RRSA role
-/// (all three OIDC variables set, STS reached through the same proxies as CAMS), then the
-/// credentials file.
+/// The operator's own credentials, as the official chain finds them (STS reached through the
+/// same proxies as CAMS).
 fn operator_credentials(
     args: &CamsArgs,
     proxy: &ProxySettings,
 ) -> anyhow::Result<OperatorCredentials> {
-    let lookup = |k: &str| std::env::var(k).ok();
-    let has_env_pair = lookup(crate::credentials::operator::ENV_ACCESS_KEY_ID).is_some();
-    if !has_env_pair {
-        let options = RrsaOptions {
-            sts_endpoint: args.sts_endpoint.clone(),
-            proxy: proxy.clone(),
-            ..RrsaOptions::default()
-        };
-        if let Some(provider) = RrsaProvider::from_env_with(lookup, options)? {
-            return Ok(OperatorCredentials::rrsa(provider));
-        }
-    }
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    Ok(OperatorCredentials::load(lookup, home.as_deref())?)
+    let rrsa = RrsaOptions {
+        sts_endpoint: args.sts_endpoint.clone(),
+        proxy: proxy.clone(),
+        ..RrsaOptions::default()
+    };
+    Ok(discover_operator_credentials(
+        process_env,
+        home_dir().as_deref(),
+        rrsa,
+    )?)
 }
 
 /// Sets up logging.
@@ -128,40 +118,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let replica = replica_name(&args);
     let metrics = Arc::new(Metrics::default());
     let ctx = Arc::new(context(&args, &replica, metrics.clone()).await?);
-    let scope = WatchScope {
-        namespaces: args
-            .namespaces
-            .iter()
-            .filter(|n| !n.is_empty())
-            .cloned()
-            .collect(),
-        label_selector: args.label_selector.clone(),
-    };
+    let scope = WatchScope::from(&args.watch);
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     crate::server::serve(
-        args.metrics_addr,
-        args.health_addr,
+        args.serve.metrics_addr,
+        args.serve.health_addr,
         metrics.clone(),
         shutdown.clone(),
     )
     .await
     .context("binding the metrics and health addresses")?;
     let concurrency = args.concurrency.max(1);
-    if !args.leader_elect {
+    let grace = args.serve.shutdown_grace;
+    if !args.leader.leader_elect {
         metrics.leader.set(1);
-        controller::run(ctx, scope, concurrency, shutdown, args.shutdown_grace).await;
+        controller::run(ctx, scope, concurrency, shutdown, grace).await;
     } else {
-        let elector = LeaderElector::new(ctx.client.clone(), lease_config(&args, replica));
-        lead(
-            &elector,
-            ctx,
-            scope,
-            concurrency,
-            shutdown,
-            args.shutdown_grace,
-        )
-        .await;
+        let lease =
+            args.leader
+                .lease_config(replica, args.api_timeout, process_env("POD_NAMESPACE"));
+        let elector = LeaderElector::new(ctx.client.clone(), lease);
+        lead(&elector, ctx, scope, concurrency, shutdown, grace).await;
     }
     tracing::info!("cams-operator stopped");
     Ok(())
@@ -171,7 +149,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 fn replica_name(args: &RunArgs) -> String {
     args.replica_id
         .clone()
-        .or_else(|| std::env::var("POD_NAME").ok())
+        .or_else(|| process_env("POD_NAME"))
         .or_else(|| {
             std::fs::read_to_string("/etc/hostname")
                 .ok()
@@ -185,7 +163,7 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
     let config = client_config(&args.cams, replica)?;
     let endpoints = config.endpoints.clone();
     // Read once: the CAMS and STS connections use the same proxies for the process's life.
-    let proxy = ProxySettings::from_lookup(|k| std::env::var(k).ok());
+    let proxy = ProxySettings::from_lookup(process_env);
     let cams = CamsClient::with_options(
         config,
         client_options(&args.cams, &proxy, Some(metrics.clone()))?,
@@ -194,7 +172,7 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
     let lend = LendPolicy::from_list(&args.lend_credentials_to);
     tracing::info!(
         replica = %replica,
-        credentials = operator_credentials.source().unwrap_or("none"),
+        credentials = operator_credentials.source().as_deref().unwrap_or("none"),
         lend = ?lend,
         "starting cams-operator"
     );
@@ -207,11 +185,7 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
         endpoints,
         operator_credentials,
         lend,
-        retry: RetryPolicy {
-            base: args.retry_base,
-            cap: args.retry_max,
-            slow: args.slow_retry,
-        },
+        retry: (&args.retry).into(),
         reporter: Reporter {
             controller: "cams-operator".into(),
             instance: Some(replica.to_string()),
@@ -221,22 +195,6 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
         caches: Default::default(),
         metrics,
     })
-}
-
-fn lease_config(args: &RunArgs, identity: String) -> LeaseConfig {
-    LeaseConfig {
-        namespace: args
-            .leader_election_namespace
-            .clone()
-            .or_else(|| std::env::var("POD_NAMESPACE").ok())
-            .unwrap_or_else(|| "default".into()),
-        name: args.leader_election_name.clone(),
-        identity,
-        lease_duration: args.lease_duration,
-        renew_deadline: args.lease_renew_deadline,
-        retry_period: args.lease_retry_period,
-        api_timeout: args.api_timeout,
-    }
 }
 
 /// Stands by until this replica holds the Lease, reconciles while it holds it, and stands by
@@ -292,14 +250,7 @@ async fn cancel_on_signal(token: CancellationToken) {
 /// `cams-operator call`.
 pub async fn call(args: CallArgs) -> anyhow::Result<()> {
     args.cams.validate()?;
-    let mut params = Vec::with_capacity(args.params.len());
-    for p in &args.params {
-        let Some((k, v)) = p.split_once('=') else {
-            bail!("--param {p:?} must be Key=Value");
-        };
-        params.push((k.to_string(), v.to_string()));
-    }
-    let proxy = ProxySettings::from_lookup(|k| std::env::var(k).ok());
+    let proxy = ProxySettings::from_lookup(process_env);
     let client = CamsClient::with_options(
         client_config(&args.cams, "cli")?,
         client_options(&args.cams, &proxy, None)?,
@@ -308,32 +259,15 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
         .current()
         .await?
         .context("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a credentials file")?;
-    let region = Some(args.cams.region.as_str());
     if args.dry_run {
-        let mut fresh = Freshness::now();
-        if let Some(nonce) = args.nonce {
-            fresh.nonce = nonce;
-        }
-        if let Some(ts) = args.timestamp {
-            fresh.timestamp = NaiveDateTime::parse_from_str(&ts, "%Y-%m-%dT%H:%M:%SZ")
-                .with_context(|| format!("--timestamp {ts:?} must be yyyy-MM-ddTHH:mm:ssZ"))?
-                .and_utc();
-        }
-        let signed = client.prepare(&args.action, &params, region, &credentials, &fresh)?;
-        let out = serde_json::json!({
-            "method": signed.method,
-            "url": signed.url,
-            "headers": signed.headers_json(),
-            "body": signed.body,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        return print_signed(&client, &args, &credentials);
     }
     if args.nonce.is_some() || args.timestamp.is_some() {
         bail!("--nonce and --timestamp only go with --dry-run (a sent request always gets fresh ones)");
     }
+    let region = Some(args.cams.region.as_str());
     match client
-        .call(&args.action, &params, region, &credentials)
+        .call(&args.action, &args.params, region, &credentials)
         .await
     {
         Ok(response) => {
@@ -341,7 +275,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) => {
-            if let crate::cams::CamsError::Api { envelope, .. } = &e {
+            if let CamsError::Api { envelope, .. } = &e {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&envelope_json(envelope))?
@@ -352,7 +286,34 @@ pub async fn call(args: CallArgs) -> anyhow::Result<()> {
     }
 }
 
-fn envelope_json(e: &crate::cams::Envelope) -> serde_json::Value {
+/// `call --dry-run`: prints the signed request as JSON (method, url, headers, body), with the
+/// given nonce and timestamp instead of fresh ones.
+fn print_signed(
+    client: &CamsClient,
+    args: &CallArgs,
+    credentials: &Credentials,
+) -> anyhow::Result<()> {
+    let mut fresh = Freshness::now();
+    if let Some(nonce) = &args.nonce {
+        fresh.nonce = nonce.clone();
+    }
+    if let Some(timestamp) = args.timestamp {
+        fresh.timestamp = timestamp;
+    }
+    let region = Some(args.cams.region.as_str());
+    let signed = client.prepare(&args.action, &args.params, region, credentials, &fresh)?;
+    let out = serde_json::json!({
+        "method": signed.method,
+        "url": signed.url,
+        "headers": signed.headers_json(),
+        "body": signed.body,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// The parts of a CAMS error answer `call` prints.
+fn envelope_json(e: &Envelope) -> serde_json::Value {
     serde_json::json!({
         "RequestId": e.request_id,
         "Code": e.code,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cams_operator::cli::{Cli, Command};
+use cams_operator::cli::{refused_value_line, Cli, Command};
 use cams_operator::commands;
 
 // One thread: the operator waits on I/O almost all the time, and a multi-threaded runtime
@@ -12,7 +12,19 @@ use cams_operator::commands;
 // (`make bench`, unthrottled converge). Nothing in it blocks a thread.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            match refused_value_line(&error) {
+                Some(line) => eprintln!("{line}"),
+                None => {
+                    let _ = error.print();
+                }
+            }
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    let result = match cli.command {
         Command::Run(args) => commands::run(*args).await,
         Command::Crd => commands::crd_yaml().map(|yaml| print!("{yaml}")),
         Command::Call(args) => commands::call(*args).await,

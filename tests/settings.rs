@@ -70,3 +70,55 @@ fn settings_come_from_the_environment_too() {
         "cams-operator: invalid setting --region: \"ap-southeast-1\" is not in --regions (cn-hangzhou,cn-shanghai); add it there"
     );
 }
+
+#[test]
+fn values_refused_while_parsing_are_one_line_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--endpoint=ftp://x"],
+            "error: invalid value 'ftp://x' for '--endpoint <ENDPOINT>': ",
+        ),
+        (
+            &["run", "--signature=v4"],
+            "error: invalid value 'v4' for '--signature <SIGNATURE>': ",
+        ),
+        (
+            &["call", "ListChatGroup", "--param=NoEquals", "--dry-run"],
+            "error: invalid value 'NoEquals' for '--param <KEY=VALUE>': must be Key=Value",
+        ),
+        (
+            &["call", "ListChatGroup", "--timestamp=yesterday", "--dry-run"],
+            "error: invalid value 'yesterday' for '--timestamp <TIMESTAMP>': must be yyyy-MM-ddTHH:mm:ssZ",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (code, stderr) = operator(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(stderr.starts_with(expected), "{args:?}: {stderr:?}");
+    }
+}
+
+#[test]
+fn an_empty_endpoint_variable_means_no_override() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cams-operator"))
+        .args(["call", "ListChatGroup", "--dry-run"])
+        .env_clear()
+        .env("CAMS_OPERATOR_ENDPOINT", "")
+        .env("CAMS_OPERATOR_STS_ENDPOINT", "")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_ID", "testid")
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret")
+        .output()
+        .expect("running cams-operator");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"url\": \"https://cams.ap-southeast-1.aliyuncs.com/\""),
+        "{stdout}"
+    );
+}

@@ -7,12 +7,13 @@ use async_trait::async_trait;
 
 use super::credentials::Credentials;
 use super::endpoint::{Endpoint, EndpointPolicy};
+use super::env::non_blank;
 use super::error::{CamsError, ErrorClass};
 use super::groups::UpdateChatGroup;
 use super::ratelimit::{BucketKey, RateLimit, RateLimiter};
+use super::redact::Scrubber;
 use super::request::{sign_request, Freshness, RequestSpec, SignatureVersion, SignedRequest};
 use super::response::{parse_http_date, parse_retry_after, Envelope, Response};
-use super::secret::Scrubber;
 
 /// The CAMS group operations the operator uses, behind a trait so the reconciler can be
 /// tested with a mock. Each method is idempotent for the same input.
@@ -33,11 +34,11 @@ pub trait ChatGroupApi: Send + Sync {
 pub struct ClientConfig {
     /// Default region and endpoint override.
     pub endpoints: EndpointPolicy,
-    /// Signature scheme.
+    /// The scheme every request is signed with.
     pub signature: SignatureVersion,
     /// Whole-request timeout.
     pub timeout: Duration,
-    /// Connect timeout.
+    /// Timeout of establishing a connection (TCP and TLS), within the whole-request one.
     pub connect_timeout: Duration,
     /// The `User-Agent` to send (carries the replica identity).
     pub user_agent: String,
@@ -98,12 +99,8 @@ pub struct ProxySettings {
 impl ProxySettings {
     /// Reads the conventional variables, upper case first, then lower case.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |upper: &str, lower: &str| {
-            lookup(upper)
-                .or_else(|| lookup(lower))
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        // A set upper-case variable wins over the lower-case one, even when it is blank.
+        let get = |upper: &str, lower: &str| non_blank(lookup(upper).or_else(|| lookup(lower)));
         Self {
             https: get("HTTPS_PROXY", "https_proxy"),
             http: get("HTTP_PROXY", "http_proxy"),
@@ -196,7 +193,7 @@ impl CamsClient {
         })
     }
 
-    /// The configuration.
+    /// The configuration the client was built with.
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
@@ -380,15 +377,7 @@ impl CamsClient {
         }
         // reqwest prints the full URL, and with HMAC-SHA1 the query holds the AccessKeyId and
         // SecurityToken: drop the URL, then scrub the whole source chain.
-        let error = error.without_url();
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        CamsError::Transport(scrubber.scrub(&text))
+        CamsError::Transport(scrubber.scrub_error(&error.without_url()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The credentials one CAMS call is signed with.
 
-use super::secret::SecretString;
+use super::redact::SecretString;
 
 /// An AccessKey pair, with a security token when it is an STS credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +29,7 @@ impl Credentials {
         self
     }
 
-    /// The secret values of these credentials, for a [`super::secret::Scrubber`].
+    /// The secret values of these credentials, for a [`super::redact::Scrubber`].
     pub fn secrets(&self) -> impl Iterator<Item = &SecretString> {
         std::iter::once(&self.access_key_secret).chain(self.security_token.iter())
     }

@@ -77,7 +77,7 @@ pub enum CamsError {
     /// CAMS answered with an error envelope (or a 2xx whose Code is not OK).
     #[error("CAMS answered HTTP {status} {code}: {message}")]
     Api {
-        /// HTTP status.
+        /// The HTTP status code of the answer.
         status: u16,
         /// The `Code` (or `HTTP<status>` when CAMS sent none).
         code: String,
@@ -85,21 +85,21 @@ pub enum CamsError {
         message: String,
         /// The whole envelope, scrubbed.
         envelope: Box<Envelope>,
-        /// `x-acs-retry-after`.
+        /// How long CAMS asked the caller to wait (`x-acs-retry-after`).
         retry_after: Option<Duration>,
-        /// The `Date` header.
+        /// The answer's `Date` header (CAMS's clock).
         server_date: Option<DateTime<Utc>>,
     },
     /// CAMS answered with something that is not the envelope.
     #[error("CAMS answered HTTP {status} with a body that is not a CAMS response")]
     Undecodable {
-        /// HTTP status.
+        /// The HTTP status code of the answer.
         status: u16,
     },
     /// CAMS answered with a body longer than the client reads; the rest was not read.
     #[error("CAMS answered HTTP {status} with a body over {limit} bytes, which is not a CAMS response; the rest was not read")]
     ResponseTooLarge {
-        /// HTTP status.
+        /// The HTTP status code of the answer.
         status: u16,
         /// The bound, in bytes.
         limit: usize,

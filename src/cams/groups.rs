@@ -3,15 +3,15 @@
 /// `UpdateChatGroup`: only the optional fields that are `Some` are sent and changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpdateChatGroup {
-    /// `BusinessNumber` (required).
+    /// `BusinessNumber` (required): the WhatsApp business number, digits only.
     pub business_number: String,
-    /// `CustSpaceId` (required).
+    /// `CustSpaceId` (required): the CAMS customer space.
     pub cust_space_id: String,
-    /// `GroupId` (required).
+    /// `GroupId` (required): the group to update.
     pub group_id: String,
-    /// `ChannelType`.
+    /// `ChannelType`, e.g. `WHATSAPP`.
     pub channel_type: Option<String>,
-    /// `Subject`.
+    /// `Subject`: the group's name as members see it.
     pub subject: Option<String>,
     /// `Description` (`Some("")` clears it).
     pub description: Option<String>,
@@ -20,7 +20,7 @@ pub struct UpdateChatGroup {
 }
 
 impl UpdateChatGroup {
-    /// The action name.
+    /// The CAMS action name.
     pub const ACTION: &'static str = "UpdateChatGroup";
 
     /// The parameters to send, sorted by name.

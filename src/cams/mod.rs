@@ -1,26 +1,28 @@
 //! A client for Alibaba Cloud CAMS that knows nothing of Kubernetes: request signing (V3 and
 //! RPC HMAC-SHA1), endpoint rules, the response envelope and the outcome classes.
+//!
+//! Each item has one public path: the modules below that are private are reached through
+//! the re-exports at the end.
 
 pub mod client;
-pub mod credentials;
+mod credentials;
 pub mod encode;
 pub mod endpoint;
-pub mod error;
-pub mod groups;
-pub mod ratelimit;
+pub mod env;
+mod error;
+mod groups;
+mod ratelimit;
+pub mod redact;
 pub mod request;
-pub mod response;
-pub mod secret;
+mod response;
 pub mod sign;
+pub mod timestamp;
 
-pub use client::{
-    CallObserver, CamsClient, ChatGroupApi, ClientConfig, ClientOptions, ProxySettings,
-};
+pub use client::{CamsClient, ChatGroupApi, ClientConfig};
 pub use credentials::Credentials;
 pub use endpoint::{Endpoint, EndpointPolicy};
 pub use error::{CamsError, ErrorClass};
 pub use groups::UpdateChatGroup;
 pub use ratelimit::RateLimit;
-pub use request::{Freshness, SignatureVersion, SignedRequest};
+pub use request::SignatureVersion;
 pub use response::{Envelope, Response};
-pub use secret::{Scrubber, SecretString};

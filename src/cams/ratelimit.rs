@@ -13,7 +13,7 @@ pub struct BucketKey {
     pub access_key_id: String,
     /// The region (or the endpoint override's host).
     pub region: String,
-    /// The action.
+    /// The CAMS action called (CAMS limits each API separately).
     pub action: String,
 }
 

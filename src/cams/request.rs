@@ -7,6 +7,7 @@ use super::credentials::Credentials;
 use super::encode::{canonical_query, percent_encode};
 use super::endpoint::Endpoint;
 use super::sign;
+use super::timestamp::format_timestamp;
 
 /// The CAMS API version every group action uses.
 pub const API_VERSION: &str = "2020-06-06";
@@ -54,21 +55,16 @@ impl Freshness {
     }
 }
 
-/// Formats a time as Alibaba's `yyyy-MM-ddTHH:mm:ssZ`.
-pub fn format_timestamp(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 /// What to send: one action, its business parameters and where to.
 #[derive(Clone, Debug)]
 pub struct RequestSpec<'a> {
-    /// e.g. `UpdateChatGroup`.
+    /// The action, e.g. `UpdateChatGroup`.
     pub action: &'a str,
     /// Business parameters (all travel in the query string).
     pub params: &'a [(String, String)],
-    /// Destination.
+    /// Where the request goes (its host is signed).
     pub endpoint: &'a Endpoint,
-    /// Scheme.
+    /// The signature scheme to sign it with.
     pub signature: SignatureVersion,
     /// Extra unsigned headers (e.g. `user-agent`).
     pub extra_headers: &'a [(String, String)],

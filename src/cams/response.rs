@@ -10,15 +10,15 @@ use serde_json::Value;
 /// exactly as CAMS returned them. A field CAMS left out stays `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
-    /// `RequestId`.
+    /// `RequestId`: CAMS's id for the call, for support tickets.
     pub request_id: Option<String>,
     /// `Code`; `OK` means success.
     pub code: Option<String>,
-    /// `Message`.
+    /// `Message`: CAMS's explanation of the code.
     pub message: Option<String>,
     /// `Success` as returned (Alibaba's own example answers `false` with Code OK).
     pub success: Option<bool>,
-    /// `AccessDeniedDetail`.
+    /// `AccessDeniedDetail`: why RAM denied the call, on a permission error.
     pub access_denied_detail: Option<String>,
     /// `Result` (affected rows).
     pub result: Option<i64>,

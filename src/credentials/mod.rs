@@ -1,14 +1,19 @@
 //! Where a ChatGroup's credentials come from: its own Secret, or the operator's credentials
-//! for namespaces the operator lends them to.
+//! (discovered once at startup: RRSA, environment or credentials file) for namespaces the
+//! operator lends them to.
 
-pub mod operator;
+mod from_secret;
+mod operator;
 pub mod rrsa;
-pub mod secret;
 
-pub use operator::{OperatorCredentials, OperatorCredentialsError};
-pub use secret::{
+pub use from_secret::{
     credentials_from_secret, SECRET_KEY_ACCESS_KEY_ID, SECRET_KEY_ACCESS_KEY_SECRET,
     SECRET_KEY_SECURITY_TOKEN,
+};
+pub use operator::{
+    discover_operator_credentials, OperatorCredentials, OperatorCredentialsError,
+    ENV_ACCESS_KEY_ID, ENV_ACCESS_KEY_SECRET, ENV_CREDENTIALS_FILE, ENV_PROFILE,
+    ENV_SECURITY_TOKEN,
 };
 
 /// Why no usable credentials were found. Every variant maps to the CredentialsInvalid
@@ -18,17 +23,17 @@ pub enum CredentialsError {
     /// The referenced Secret does not exist.
     #[error("Secret {namespace}/{name} (spec.credentialsSecretRef) not found")]
     SecretNotFound {
-        /// Namespace.
+        /// The Secret's namespace (the ChatGroup's own).
         namespace: String,
-        /// Name.
+        /// The Secret's name.
         name: String,
     },
     /// A required key is absent.
     #[error("Secret {namespace}/{name} has no key {key:?}")]
     KeyMissing {
-        /// Namespace.
+        /// The Secret's namespace (the ChatGroup's own).
         namespace: String,
-        /// Name.
+        /// The Secret's name.
         name: String,
         /// The missing key.
         key: &'static str,
@@ -36,9 +41,9 @@ pub enum CredentialsError {
     /// A key is present but empty (or only whitespace).
     #[error("Secret {namespace}/{name} key {key:?} is empty")]
     KeyEmpty {
-        /// Namespace.
+        /// The Secret's namespace (the ChatGroup's own).
         namespace: String,
-        /// Name.
+        /// The Secret's name.
         name: String,
         /// The empty key.
         key: &'static str,
@@ -46,17 +51,17 @@ pub enum CredentialsError {
     /// A key is not UTF-8.
     #[error("Secret {namespace}/{name} key {key:?} is not UTF-8 text")]
     KeyNotText {
-        /// Namespace.
+        /// The Secret's namespace (the ChatGroup's own).
         namespace: String,
-        /// Name.
+        /// The Secret's name.
         name: String,
-        /// The key.
+        /// The key whose value is not text.
         key: &'static str,
     },
     /// No `credentialsSecretRef`, and this namespace may not use the operator's credentials.
     #[error("no spec.credentialsSecretRef, and namespace {namespace} is not allowed to use the operator's own credentials (operator setting --lend-credentials-to)")]
     NotLent {
-        /// Namespace.
+        /// The ChatGroup's namespace.
         namespace: String,
     },
     /// The operator's RRSA role could not be assumed.

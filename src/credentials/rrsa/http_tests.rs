@@ -8,6 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
+use crate::cams::client::{ProxySettings, MAX_RESPONSE_BYTES};
+use crate::cams::encode::percent_encode;
 
 const ROLE: &str = "acs:ram::1234567890:role/cams-operator";
 const PROVIDER: &str = "acs:ram::1234567890:oidc-provider/ack-rrsa-c1";
@@ -79,9 +81,7 @@ async fn answer(
     };
     match answer {
         Answer::Credentials => {
-            let expiration = (Utc::now() + chrono::Duration::hours(1))
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string();
+            let expiration = format_timestamp(&(Utc::now() + chrono::Duration::hours(1)));
             let body = serde_json::json!({
                 "RequestId": "RID-1",
                 "Credentials": {
@@ -171,16 +171,15 @@ fn provider(endpoint: &str, proxy: ProxySettings) -> Provider {
     let file = dir.path().join("token");
     std::fs::write(&file, TOKEN).unwrap();
     let file = file.display().to_string();
-    let env = move |k: &str| match k {
-        ENV_ROLE_ARN => Some(ROLE.to_string()),
-        ENV_OIDC_PROVIDER_ARN => Some(PROVIDER.to_string()),
-        ENV_OIDC_TOKEN_FILE => Some(file.clone()),
-        _ => None,
-    };
+    let env = crate::cams::env::fake_env(&[
+        (ENV_ROLE_ARN, ROLE),
+        (ENV_OIDC_PROVIDER_ARN, PROVIDER),
+        (ENV_OIDC_TOKEN_FILE, &file),
+    ]);
     let provider = RrsaProvider::from_env_with(
         env,
         RrsaOptions {
-            sts_endpoint: Some(endpoint.into()),
+            sts_endpoint: Some(Endpoint::parse(endpoint).unwrap()),
             timeout: Duration::from_secs(20),
             // The TLS handshake with the plain server only ends with this timeout.
             connect_timeout: Duration::from_secs(2),

@@ -1,4 +1,5 @@
-//! Secret values and the scrubber that keeps them out of everything the operator stores.
+//! Redaction: secret values that print as `***`, and the scrubber that masks them in text
+//! (error messages, CAMS answers) before it is stored, logged or shown.
 
 use std::fmt;
 
@@ -93,6 +94,19 @@ impl Scrubber {
         }
         out
     }
+
+    /// `error` and every cause in its source chain, joined with `": "`, scrubbed. Callers
+    /// drop what they know to hold secrets first (a `reqwest::Error`'s URL).
+    pub fn scrub_error(&self, error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        self.scrub(&text)
+    }
 }
 
 /// `application/x-www-form-urlencoded` (space as `+`), the form some clients put on the wire.
@@ -121,6 +135,28 @@ mod tests {
         let text = format!("a {} b {} c {} d", token.expose(), once, twice);
         let scrubbed = scrubber.scrub(&text);
         assert_eq!(scrubbed, "a *** b *** c *** d");
+    }
+
+    #[test]
+    fn scrubs_every_cause_of_an_error() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("request failed")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let token = SecretString::new("the-secret-token");
+        let error = Outer(std::io::Error::other("proxy said the-secret-token"));
+        assert_eq!(
+            Scrubber::new([&token]).scrub_error(&error),
+            "request failed: proxy said ***"
+        );
     }
 
     #[test]

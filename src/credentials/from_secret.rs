@@ -1,4 +1,5 @@
-//! Credentials read from a Kubernetes Secret.
+//! A ChatGroup's credentials, read from the Kubernetes Secret its `credentialsSecretRef`
+//! names.
 
 use k8s_openapi::api::core::v1::Secret;
 
