@@ -183,6 +183,25 @@ impl Caches {
         Freshness::Stale
     }
 
+    /// Whether the watch event `obj` is exactly this process's last status write coming back
+    /// (the version it returned, on the version it decided on); the record is then consumed.
+    /// Such an event is dropped before it reaches the controller's queue: the reconcile that
+    /// wrote it already asked for its requeue.
+    pub fn take_own_echo(&self, obj: &ChatGroup) -> bool {
+        let Ok(mut writes) = self.writes.lock() else {
+            return false;
+        };
+        let key = key_of(obj);
+        let echo = writes.get(&key).is_some_and(|own| {
+            obj.metadata.resource_version.as_deref() == Some(own.resource_version.as_str())
+                && Decided::of(obj) == own.decided_on
+        });
+        if echo {
+            writes.remove(&key);
+        }
+        echo
+    }
+
     /// Forgets the write record of `obj` (after reading it afresh).
     pub fn forget_write(&self, obj: &ChatGroup) {
         if let Ok(mut writes) = self.writes.lock() {

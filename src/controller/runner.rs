@@ -129,7 +129,13 @@ impl NamespaceWatch<'_> {
                     synced.send_modify(|n| *n += 1);
                 }
             })
-            .applied_objects();
+            .applied_objects()
+            // Our own status writes coming back: nothing happened that the reconcile which
+            // wrote them did not decide on (half of all events at any scale).
+            .try_filter({
+                let ctx = self.ctx.clone();
+                move |obj| futures::future::ready(!ctx.caches.take_own_echo(obj))
+            });
         let mut controller = Controller::for_stream(events, store.clone())
             .with_config(ControllerConfig::default().concurrency(concurrency))
             .trigger_backoff(WatchBackoff::default())

@@ -192,3 +192,22 @@ fn joining_or_leaving_a_group_requeues_the_others_in_it() {
     assert!(fed.event(watcher::Event::Apply(b.clone())).is_empty());
     assert_eq!(fed.event(watcher::Event::Delete(a)), vec!["b"]);
 }
+
+#[test]
+fn only_the_exact_echo_of_an_own_write_is_taken_and_only_once() {
+    use crate::status::Requeue;
+    let caches = Caches::default();
+    let obj = base().build();
+    let status = ChatGroupStatus::default();
+    caches.record_write(&obj, Some("2001".into()), &status, Requeue::OnChange);
+    let echo = base().resource_version("2001").build();
+    let edited = base().resource_version("2001").generation(2).build();
+    assert!(
+        !caches.take_own_echo(&edited),
+        "an edit between read and write is new work"
+    );
+    caches.record_write(&obj, Some("2001".into()), &status, Requeue::OnChange);
+    assert!(!caches.take_own_echo(&base().resource_version("1999").build()));
+    assert!(caches.take_own_echo(&echo));
+    assert!(!caches.take_own_echo(&echo), "taken once");
+}
