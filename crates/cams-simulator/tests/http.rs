@@ -1,5 +1,7 @@
-//! End-to-end tests over real HTTP on loopback: a server in the test process, requests
-//! signed by the library (and sent by its own client where that is the point).
+//! End-to-end tests over real HTTP on loopback: a simulator in the test process (the crate's
+//! public `serve`), requests signed by the operator's library and sent by its own client where
+//! that is the point. The operator is a dev-dependency only: these tests check it against the
+//! simulator, the simulator library never uses it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +17,7 @@ use cams_operator::cams::request::{
 };
 use cams_operator::cams::{CamsClient, CamsError, ClientConfig, Credentials, ErrorClass};
 
-use crate::server::{serve, App};
-use crate::state::State;
+use cams_simulator::{serve, App, State};
 
 struct Sim {
     base: String,
