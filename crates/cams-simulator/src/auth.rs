@@ -109,7 +109,7 @@ fn parse_authorization(authorization: &str) -> Result<V3Authorization, ApiError>
         // The last occurrence of a part counts.
         rest.split(',')
             .filter_map(|p| p.trim().strip_prefix(prefix.as_str()))
-            .last()
+            .next_back()
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_string)

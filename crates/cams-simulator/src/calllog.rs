@@ -149,6 +149,11 @@ impl CallLog {
     pub fn len(&self) -> usize {
         self.entries.len()
     }
+
+    /// Whether the log holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 impl CallEntry {

@@ -17,6 +17,9 @@ use crate::request::{Arrival, Incoming};
 use crate::sts;
 use crate::util::decode_form;
 
+/// Decoded name-value pairs, in the order received.
+type Pairs = Vec<(String, String)>;
+
 /// Handles one CAMS or STS call whose body has been read.
 pub async fn dispatch(app: &App, remote: SocketAddr, parts: &Parts, body: &Bytes) -> Reply {
     let arrival = Arrival {
@@ -57,10 +60,7 @@ fn header(parts: &Parts, name: &str) -> Option<String> {
 
 /// The decoded query string and form body (the body counts only with a form content type);
 /// `None` when either is not valid percent-encoding of UTF-8.
-fn decode_params(
-    parts: &Parts,
-    body: &Bytes,
-) -> Option<(Vec<(String, String)>, Vec<(String, String)>)> {
+fn decode_params(parts: &Parts, body: &Bytes) -> Option<(Pairs, Pairs)> {
     let query = decode_form(parts.uri.query().unwrap_or(""))?;
     let is_form = header(parts, "content-type").is_some_and(|ct| {
         ct.to_ascii_lowercase()

@@ -350,6 +350,11 @@ impl NonceCache {
     pub fn len(&self) -> usize {
         self.seen.len()
     }
+
+    /// Whether no nonce is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
 }
 
 /// Everything the simulator knows.
