@@ -14,6 +14,9 @@ FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# A workspace member (the CAMS simulator, a dev-dependency): cargo needs its manifest and
+# sources to resolve the workspace, though the image only builds the operator.
+COPY crates ./crates
 COPY crds ./crds
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \

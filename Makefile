@@ -23,12 +23,12 @@ test: lint unit sdk helm-test e2e
 lint:
 	@echo "== cargo fmt --check"
 	$(CARGO) fmt --all -- --check
-	@echo "== cargo clippy --all-targets --all-features -D warnings"
-	$(CARGO) clippy --all-targets --all-features -- -D warnings
+	@echo "== cargo clippy --workspace --all-targets --all-features -D warnings"
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 unit:
-	@echo "== unit tests (no cluster)"
-	$(CARGO) test
+	@echo "== unit tests (no cluster): the operator and the simulator crate"
+	$(CARGO) test --workspace
 
 sdk: build
 	@echo "== official Alibaba SDK against the simulator"
@@ -38,8 +38,10 @@ e2e: build
 	@echo "== real-cluster tier (kube-apiserver + etcd + simulator)"
 	bash hack/e2e.sh
 
+# --workspace: the simulator is a crate of its own (crates/cams-simulator); its binary is
+# still target/debug/cams-simulator.
 build:
-	$(CARGO) build --bins
+	$(CARGO) build --workspace --bins
 
 ## crd: regenerate crds/ (and the chart's copy) from the Rust types.
 crd:

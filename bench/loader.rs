@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use cams_operator::resource::ChatGroup;
+use cams_simulator::{CallQuery, FaultConfig, GroupSeed, QpsLimit, SimulatorClient};
 use clap::{Args, Parser, Subcommand};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -372,42 +373,34 @@ async fn load(a: LoadArgs) -> anyhow::Result<()> {
 // seed
 
 async fn seed(a: SeedArgs) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let sim = a.sim.trim_end_matches('/');
-    let mut faults = json!({"latencyMs": a.latency_ms});
-    if let Some(rate) = a.bucket_rate {
-        faults["qps"] =
-            json!({"rate": rate, "burst": a.bucket_burst.unwrap_or(rate.ceil() as u32)});
-    }
-    let answer = http
-        .put(format!("{sim}/admin/faults/tenants/{}", a.tenant))
-        .json(&faults)
-        .send()
-        .await?;
-    if !answer.status().is_success() {
-        bail!("setting faults: {}", answer.text().await?);
-    }
+    let sim = SimulatorClient::new(&a.sim)?;
+    let faults = FaultConfig {
+        latency_ms: a.latency_ms,
+        qps: a.bucket_rate.map(|rate| QpsLimit {
+            rate,
+            burst: Some(f64::from(a.bucket_burst.unwrap_or(rate.ceil() as u32))),
+        }),
+        ..FaultConfig::default()
+    };
+    sim.set_tenant_faults(&a.tenant, &faults)
+        .await
+        .context("setting faults")?;
     let ids: Vec<usize> = (0..a.count).collect();
     for chunk in ids.chunks(1000) {
-        let groups: Vec<Value> = chunk
+        let groups: Vec<GroupSeed> = chunk
             .iter()
             .map(|i| {
-                json!({"custSpaceId": a.tenant, "businessNumber": BUSINESS_NUMBER,
-                       "groupId": format!("BENCH{i:06}"), "subject": "before the bench"})
+                GroupSeed::new(&a.tenant, BUSINESS_NUMBER, format!("BENCH{i:06}"))
+                    .with_subject("before the bench")
             })
             .collect();
-        let answer = http
-            .post(format!("{sim}/admin/groups"))
-            .json(&groups)
-            .send()
-            .await?;
-        if !answer.status().is_success() {
-            bail!("adding groups: {}", answer.text().await?);
-        }
+        sim.add_groups(&groups).await.context("adding groups")?;
     }
     say(format!(
-        "simulator tenant {}: {} groups, faults {faults}",
-        a.tenant, a.count
+        "simulator tenant {}: {} groups, faults {}",
+        a.tenant,
+        a.count,
+        serde_json::to_string(&faults)?
     ));
     Ok(())
 }
@@ -483,54 +476,20 @@ fn metric(text: &str, name: &str, label: &str) -> (f64, BTreeMap<String, f64>) {
 /// `UpdateChatGroup` calls of a tenant with a sequence number above `since`: (all, not OK,
 /// at most `upto`).
 async fn sim_calls(
-    http: &reqwest::Client,
-    sim: &str,
+    sim: &SimulatorClient,
     tenant: &str,
     since: u64,
     upto: u64,
 ) -> anyhow::Result<(u64, u64, u64)> {
-    let (mut all, mut not_ok, mut early, mut cursor) = (0, 0, 0, since);
-    loop {
-        let page: Value = http
-            .get(format!("{sim}/admin/calls"))
-            .query(&[
-                ("since", cursor.to_string()),
-                ("custSpaceId", tenant.to_string()),
-                ("action", "UpdateChatGroup".to_string()),
-                ("limit", "10000".to_string()),
-            ])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let calls = page["calls"].as_array().cloned().unwrap_or_default();
-        for call in &calls {
-            let seq = call["seq"].as_u64().unwrap_or(0);
-            all += 1;
-            if call["code"] != "OK" {
-                not_ok += 1;
-            }
-            if seq <= upto {
-                early += 1;
-            }
-            cursor = cursor.max(seq);
-        }
-        if calls.len() < 10000 {
-            return Ok((all, not_ok, early));
-        }
-    }
-}
-
-async fn sim_last_seq(http: &reqwest::Client, sim: &str) -> anyhow::Result<u64> {
-    let v: Value = http
-        .get(format!("{sim}/admin/calls?limit=0"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(v["lastSeq"].as_u64().unwrap_or(0))
+    let query = CallQuery::tenant(tenant)
+        .action("UpdateChatGroup")
+        .since(since)
+        .limit(10_000);
+    let calls = sim.calls(&query).await?;
+    let all = calls.len() as u64;
+    let not_ok = calls.iter().filter(|c| c.code != "OK").count() as u64;
+    let early = calls.iter().filter(|c| c.seq <= upto).count() as u64;
+    Ok((all, not_ok, early))
 }
 
 /// What the watch saw since the operator started.
@@ -597,7 +556,7 @@ async fn measure(a: MeasureArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
-    let sim = a.sim.trim_end_matches('/').to_string();
+    let sim = SimulatorClient::new(&a.sim)?;
     let client = Client::try_default().await?;
     let api: Api<ChatGroup> = Api::namespaced(client, &a.namespace);
 
@@ -640,7 +599,7 @@ async fn measure(a: MeasureArgs) -> anyhow::Result<()> {
             bail!("expected {} ChatGroups, found {}", a.count, s.version.len());
         }
     }
-    let mark = sim_last_seq(&http, &sim).await?;
+    let mark = sim.last_seq().await?;
     let apiserver = pid_file(&a.cluster_dir, "apiserver");
     let etcd = pid_file(&a.cluster_dir, "etcd");
     let api_cpu0 = apiserver.and_then(|p| cpu_secs(p, ticks));
@@ -730,7 +689,7 @@ async fn measure(a: MeasureArgs) -> anyhow::Result<()> {
                 if r.status().is_success() {
                     let secs = started.elapsed().as_secs_f64();
                     record.readyz_secs = Some(secs);
-                    ready_mark = sim_last_seq(&http, &sim).await?;
+                    ready_mark = sim.last_seq().await?;
                     say(format!("{}: /readyz 200 after {secs:.2}s", a.label));
                 }
             }
@@ -829,7 +788,7 @@ async fn measure(a: MeasureArgs) -> anyhow::Result<()> {
             record.status_writes_metric = Some(by_result.get("ok").copied().unwrap_or(0.0));
         }
     }
-    let (calls, not_ok, early) = sim_calls(&http, &sim, &a.tenant, mark, ready_mark).await?;
+    let (calls, not_ok, early) = sim_calls(&sim, &a.tenant, mark, ready_mark).await?;
     record.calls = Some(calls);
     record.calls_not_ok = Some(not_ok);
     record.calls_before_ready = Some(early);

@@ -50,7 +50,7 @@ step=0; STEPS=11
 next() { step=$((step + 1)); say "[$step/$STEPS] $* ($((SECONDS - started))s so far)"; }
 
 next "building the release binaries and the bench harness (cargo build --release; first time: several minutes)"
-cargo build --release --bins --example bench-loader 2>&1 | grep -E '^(error|warning: unused)|Compiling cams-operator|Finished' || true
+cargo build --release --workspace --bins --example bench-loader 2>&1 | grep -E '^(error|warning: unused)|Compiling cams-operator|Finished' || true
 [[ -x target/release/cams-operator && -x target/release/examples/bench-loader ]] || { echo "release build failed" >&2; exit 1; }
 OP="$ROOT/target/release/cams-operator"
 LOADER="$ROOT/target/release/examples/bench-loader"

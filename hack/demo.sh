@@ -26,7 +26,7 @@ trap cleanup EXIT
 rm -rf "$WORK"; mkdir -p "$WORK"
 
 say "[1/7] building cams-operator and cams-simulator (cargo build)"
-cargo build --bins 2>&1 | tail -n 1
+cargo build --workspace --bins 2>&1 | tail -n 1
 say "[2/7] building the local control plane from pinned Go modules (first time: several minutes; then cached)"
 bash "$CLUSTER" build
 say "[3/7] starting kube-apiserver + etcd on 127.0.0.1"

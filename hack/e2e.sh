@@ -40,7 +40,7 @@ start_simulator "$WORK"
 say "simulator on $SIM_URL"
 
 say "building the e2e tests"
-cargo test --features e2e --test e2e --no-run 2>&1 | tail -n 3
+cargo test -p cams-operator --features e2e --test e2e --no-run 2>&1 | tail -n 3
 
 export CAMS_E2E_SIMULATOR_URL="$SIM_URL"
 export CAMS_E2E_OPERATOR_BIN="$ROOT/target/debug/cams-operator"
@@ -50,9 +50,9 @@ export CAMS_E2E_WORK="$WORK"
 say "running the e2e tests"
 # CAMS_E2E_FILTER narrows the run to tests whose name contains it (for iterating).
 filter="${CAMS_E2E_FILTER:-}"
-cargo test --features e2e --test e2e -- $filter --skip disruptive_ --test-threads="${CAMS_E2E_THREADS:-4}"
+cargo test -p cams-operator --features e2e --test e2e -- $filter --skip disruptive_ --test-threads="${CAMS_E2E_THREADS:-4}"
 if [[ -z "$filter" || "$filter" == disruptive* ]]; then
   say "running the disruptive e2e tests (API server restarts) one at a time"
-  cargo test --features e2e --test e2e -- disruptive_ --test-threads=1
+  cargo test -p cams-operator --features e2e --test e2e -- disruptive_ --test-threads=1
 fi
 say "real-cluster tier passed in $((SECONDS - start))s"

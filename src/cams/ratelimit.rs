@@ -1,6 +1,10 @@
 //! Client-side CAMS rate limiting: one token bucket per (AccessKeyId, region, action), shared
 //! by every worker — CAMS limits per account, region and API.
 
+// The CAMS simulator has a token bucket of its own (crates/cams-simulator/src/faults.rs) for
+// CAMS's server-side limit. It is deliberately not shared with this one: the simulator is an
+// independent oracle, and a shared bug would make both sides agree.
+
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 

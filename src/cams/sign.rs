@@ -1,6 +1,10 @@
 //! The two Alibaba Cloud request signers: V3 `ACS3-HMAC-SHA256` and RPC HMAC-SHA1
-//! (`SignatureVersion=1.0`). Pure functions over strings, so the simulator can verify with
-//! the same canonicalisation and tests can reproduce the published vectors byte for byte.
+//! (`SignatureVersion=1.0`). Pure functions over strings, so tests can reproduce the published
+//! vectors byte for byte.
+
+// The CAMS simulator verifies signatures with its own implementation
+// (crates/cams-simulator/src/sign.rs), deliberately not this one: it is an independent oracle,
+// and sharing the code would let a signing bug verify itself. Keep them separate.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};

@@ -38,16 +38,16 @@ async fn create_edit_and_no_op_changes() {
     let calls = world
         .expect_calls("UpdateChatGroup", 1, Duration::from_secs(2))
         .await;
-    let params = &calls[0]["params"];
-    assert_eq!(params["Subject"], "VIP support");
+    let call = &calls[0];
+    assert_eq!(call.param("Subject"), Some("VIP support"));
     assert_eq!(
-        params["ProfilePictureFile"],
-        "https://cdn.example.com/vip.jpg"
+        call.param("ProfilePictureFile"),
+        Some("https://cdn.example.com/vip.jpg")
     );
-    assert_eq!(params["GroupId"], "EA303VIP");
+    assert_eq!(call.param("GroupId"), Some("EA303VIP"));
     assert!(
-        calls[0]["userAgent"]
-            .as_str()
+        call.user_agent
+            .as_deref()
             .unwrap_or("")
             .contains(&format!("e2e-{}", world.ns)),
         "{calls:#?}"
@@ -93,7 +93,7 @@ async fn create_edit_and_no_op_changes() {
     let calls = world
         .expect_calls("UpdateChatGroup", 2, Duration::from_secs(1))
         .await;
-    assert_eq!(calls[1]["params"]["Subject"], "VIP support 2");
+    assert_eq!(calls[1].param("Subject"), Some("VIP support 2"));
     assert_ne!(obj.status.as_ref().unwrap().request_id, status.request_id);
 
     // Label-only, unrelated-annotation and status-only edits: no call and no status write

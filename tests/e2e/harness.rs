@@ -1,12 +1,15 @@
 //! Shared fixtures of the real-cluster tier: the environment hack/e2e.sh prepares, a
 //! namespace + simulator tenant per test, the operator binary as a child process, and the
-//! simulator's admin API.
+//! simulator's admin API (through its typed client).
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cams_operator::resource::ChatGroup;
+use cams_simulator::{
+    AccessKeySpec, CallEntry, CallQuery, FaultConfig, GroupSeed, SimulatorClient,
+};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, PostParams};
 use kube::Client;
@@ -47,6 +50,8 @@ pub struct World {
     pub access_key_id: String,
     pub access_key_secret: String,
     pub http: reqwest::Client,
+    /// The simulator's admin API.
+    pub sim: SimulatorClient,
 }
 
 impl World {
@@ -68,7 +73,9 @@ impl World {
             )
             .await
             .expect("create namespace");
+        let sim = SimulatorClient::new(&env.simulator).expect("simulator admin client");
         let world = World {
+            sim,
             env,
             client,
             ns,
@@ -111,13 +118,10 @@ impl World {
 
     /// Seeds a group in this test's tenant and returns a ChatGroup manifest for it.
     pub async fn group(&self, name: &str, group_id: &str, spec_extra: Value) -> ChatGroup {
-        self.sim_post(
-            "/admin/groups",
-            json!({"groups": [{
-                "custSpaceId": self.tenant, "businessNumber": "8613800001234", "groupId": group_id
-            }]}),
-        )
-        .await;
+        self.sim
+            .add_groups(&[GroupSeed::new(&self.tenant, "8613800001234", group_id)])
+            .await
+            .expect("seed a simulator group");
         self.manifest(name, group_id, &spec_extra)
     }
 
@@ -187,62 +191,24 @@ impl World {
     }
 
     pub async fn sim_put_key(&self, id: &str, secret: &str, tokens: &[&str]) {
-        self.sim_send(
-            reqwest::Method::PUT,
-            &format!("/admin/access-keys/{id}"),
-            json!({"accessKeySecret": secret, "securityTokens": tokens}),
-        )
-        .await;
-    }
-
-    pub async fn sim_post(&self, path: &str, body: Value) -> Value {
-        self.sim_send(reqwest::Method::POST, path, body).await
-    }
-
-    pub async fn sim_send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let url = format!("{}{path}", self.env.simulator);
-        let reply = self
-            .http
-            .request(method, &url)
-            .json(&body)
-            .send()
+        let spec = AccessKeySpec::new(secret).with_tokens(tokens.iter().copied());
+        self.sim
+            .put_access_key(id, &spec)
             .await
             .expect("simulator admin call");
-        let status = reply.status();
-        let text = reply.text().await.unwrap_or_default();
-        assert!(
-            status.is_success(),
-            "simulator {path}: HTTP {status}: {text}"
-        );
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// GETs a simulator admin URL and decodes its JSON.
-    pub async fn sim_get(&self, url: &str) -> Value {
-        self.http
-            .get(url)
-            .send()
-            .await
-            .expect("simulator admin call")
-            .json()
-            .await
-            .expect("simulator admin JSON")
     }
 
     /// The simulator's log of this tenant's calls of `action`.
-    pub async fn calls(&self, action: &str) -> Vec<Value> {
-        let url = format!(
-            "{}/admin/calls?custSpaceId={}&action={action}",
-            self.env.simulator, self.tenant
-        );
-        let v = self.sim_get(&url).await;
-        let list = v.get("calls").cloned().unwrap_or(v);
-        list.as_array().cloned().unwrap_or_default()
+    pub async fn calls(&self, action: &str) -> Vec<CallEntry> {
+        self.sim
+            .calls(&CallQuery::tenant(&self.tenant).action(action))
+            .await
+            .expect("simulator call log")
     }
 
     /// Waits until the simulator has logged exactly `n` calls of `action` (failing early if
     /// there are more), then checks the count stays at `n` for `settle`.
-    pub async fn expect_calls(&self, action: &str, n: usize, settle: Duration) -> Vec<Value> {
+    pub async fn expect_calls(&self, action: &str, n: usize, settle: Duration) -> Vec<CallEntry> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let calls = self.calls(action).await;
@@ -429,12 +395,10 @@ impl World {
     /// Revokes an access key in the simulator (its calls then answer
     /// `InvalidAccessKeyId.NotFound`).
     pub async fn sim_revoke_key(&self, id: &str) {
-        self.sim_send(
-            reqwest::Method::DELETE,
-            &format!("/admin/access-keys/{id}"),
-            Value::Null,
-        )
-        .await;
+        self.sim
+            .revoke_access_key(id)
+            .await
+            .expect("simulator admin call");
     }
 
     /// Replaces the data of a Secret in this test's namespace (merge patch of `stringData`;
@@ -463,11 +427,11 @@ impl World {
     }
 
     /// This tenant's `action` calls of one group.
-    pub async fn calls_for_group(&self, action: &str, group_id: &str) -> Vec<Value> {
+    pub async fn calls_for_group(&self, action: &str, group_id: &str) -> Vec<CallEntry> {
         self.calls(action)
             .await
             .into_iter()
-            .filter(|c| c["params"]["GroupId"] == group_id)
+            .filter(|c| c.param("GroupId") == Some(group_id))
             .collect()
     }
 
@@ -478,11 +442,11 @@ impl World {
         action: &str,
         n: usize,
         timeout: Duration,
-        pick: impl Fn(&Value) -> bool,
-    ) -> Vec<Value> {
+        pick: impl Fn(&CallEntry) -> bool,
+    ) -> Vec<CallEntry> {
         let deadline = Instant::now() + timeout;
         loop {
-            let calls: Vec<Value> = self
+            let calls: Vec<CallEntry> = self
                 .calls(action)
                 .await
                 .into_iter()
@@ -544,19 +508,13 @@ impl Operator {
 // ---- Helpers of the production tier (faults, call log, bulk objects, SIGKILL) ----
 
 /// When the simulator saw a logged call arrive (millisecond resolution).
-pub fn call_time(call: &Value) -> chrono::DateTime<chrono::Utc> {
-    let text = call["time"].as_str().expect("call has a time");
-    chrono::DateTime::parse_from_rfc3339(text)
-        .expect("call time is RFC 3339")
-        .with_timezone(&chrono::Utc)
+pub fn call_time(call: &CallEntry) -> chrono::DateTime<chrono::Utc> {
+    call.arrived_at().expect("call time is RFC 3339")
 }
 
 /// The GroupId a logged call named.
-pub fn call_group(call: &Value) -> String {
-    call["params"]["GroupId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+pub fn call_group(call: &CallEntry) -> String {
+    call.param("GroupId").unwrap_or_default().to_string()
 }
 
 /// The largest number of calls inside any closed window `[t, t + window]`, and where it
@@ -582,37 +540,22 @@ pub fn max_in_window(
 
 impl World {
     /// Replaces this world's tenant's fault settings in the simulator (a PUT replaces the
-    /// whole setting; `json!({})` means no fault).
-    pub async fn set_faults(&self, faults: Value) -> Value {
-        self.sim_send(
-            reqwest::Method::PUT,
-            &format!("/admin/faults/tenants/{}", self.tenant),
-            faults,
-        )
-        .await
+    /// whole setting; `FaultConfig::default()` means no fault).
+    pub async fn set_faults(&self, faults: FaultConfig) -> FaultConfig {
+        self.sim
+            .set_tenant_faults(&self.tenant, &faults)
+            .await
+            .expect("simulator fault settings")
     }
 
     /// This tenant's logged calls of `action` with a sequence number above `since`, oldest
     /// first, every page.
-    pub async fn calls_since(&self, action: &str, since: u64) -> Vec<Value> {
-        let mut all = Vec::new();
-        let mut since = since;
-        loop {
-            let url = format!(
-                "{}/admin/calls?custSpaceId={}&action={action}&since={since}&limit=10000",
-                self.env.simulator, self.tenant
-            );
-            let v = self.sim_get(&url).await;
-            let page = v["calls"].as_array().cloned().unwrap_or_default();
-            let full = page.len() == 10000;
-            if let Some(last) = page.last() {
-                since = last["seq"].as_u64().unwrap_or(since);
-            }
-            all.extend(page);
-            if !full {
-                return all;
-            }
-        }
+    pub async fn calls_since(&self, action: &str, since: u64) -> Vec<CallEntry> {
+        let query = CallQuery::tenant(&self.tenant)
+            .action(action)
+            .since(since)
+            .limit(10_000);
+        self.sim.calls(&query).await.expect("simulator call log")
     }
 
     /// `n` groups seeded in the simulator with one admin call, and their ChatGroup manifests
@@ -625,14 +568,14 @@ impl World {
         spec_extra: Value,
     ) -> Vec<ChatGroup> {
         let ids: Vec<String> = (0..n).map(|i| format!("{base}{i:04}")).collect();
-        let seeds: Vec<Value> = ids
+        let seeds: Vec<GroupSeed> = ids
             .iter()
-            .map(|id| {
-                json!({"custSpaceId": self.tenant, "businessNumber": "8613800001234", "groupId": id})
-            })
+            .map(|id| GroupSeed::new(&self.tenant, "8613800001234", id))
             .collect();
-        self.sim_post("/admin/groups", json!({ "groups": seeds }))
-            .await;
+        self.sim
+            .add_groups(&seeds)
+            .await
+            .expect("seed simulator groups");
         ids.iter()
             .enumerate()
             .map(|(i, id)| self.manifest(&format!("{prefix}-{i:04}"), id, &spec_extra))
@@ -741,31 +684,13 @@ impl World {
     }
 
     /// All simulator calls of `action` (any tenant) with a sequence number above `since`.
-    pub async fn all_calls_since(&self, action: &str, since: u64) -> Vec<Value> {
-        let url = format!(
-            "{}/admin/calls?action={action}&since={since}",
-            self.env.simulator
-        );
-        let v = self.sim_get(&url).await;
-        v.get("calls")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
+    pub async fn all_calls_since(&self, action: &str, since: u64) -> Vec<CallEntry> {
+        let query = CallQuery::default().action(action).since(since);
+        self.sim.calls(&query).await.expect("simulator call log")
     }
-}
 
-impl World {
-    /// PUT to the simulator's admin API.
-    pub async fn sim_send_put(&self, path: &str, body: Value) -> Value {
-        self.sim_send(reqwest::Method::PUT, path, body).await
-    }
-}
-
-impl World {
     /// The simulator's last call sequence number (any tenant), to mark a point before a step.
     pub async fn last_seq(&self) -> u64 {
-        let url = format!("{}/admin/calls?limit=0", self.env.simulator);
-        let v = self.sim_get(&url).await;
-        v["lastSeq"].as_u64().unwrap_or(0)
+        self.sim.last_seq().await.expect("simulator call log")
     }
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use cams_simulator::CallQuery;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
@@ -256,12 +257,13 @@ async fn cams_requests_total(http: &reqwest::Client, metrics_addr: &str) -> (f64
 
 /// Every call the simulator logged for this test's tenant, any action.
 async fn tenant_calls(world: &World) -> usize {
-    let url = format!(
-        "{}/admin/calls?custSpaceId={}&limit=10000",
-        world.env.simulator, world.tenant
-    );
-    let v = world.sim_get(&url).await;
-    v["calls"].as_array().map(Vec::len).unwrap_or(0)
+    let query = CallQuery::tenant(&world.tenant).limit(10_000);
+    let page = world
+        .sim
+        .calls_page(&query)
+        .await
+        .expect("simulator call log");
+    page.calls.len()
 }
 
 /// `kubectl auth can-i … --as` the chart's ServiceAccount: "yes" or "no".

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use cams_simulator::FaultConfig;
 use kube::api::ListParams;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
@@ -66,7 +67,10 @@ async fn kstatus_reads_ready_retrying_and_stalled() {
 
     // Retrying: every call of this tenant now answers InternalError (-> ReconcileError).
     world
-        .set_faults(json!({"errorRates": {"InternalError": 1.0}}))
+        .set_faults(FaultConfig {
+            error_rates: [("InternalError".to_string(), 1.0)].into(),
+            ..FaultConfig::default()
+        })
         .await;
     let retrying = world
         .group("retrying", "EA303RETRY", json!({"subject": "Retry"}))
@@ -115,6 +119,6 @@ async fn kstatus_reads_ready_retrying_and_stalled() {
         "kstatus shows the Stalled message: {stalled_message}"
     );
 
-    world.set_faults(json!({})).await;
+    world.set_faults(FaultConfig::default()).await;
     operator.stop().await;
 }

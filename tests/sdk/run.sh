@@ -7,7 +7,8 @@
 # - Creates a venv under $HOME/.cache/cams-operator/sdk-venv-<hash of requirements.txt> if it
 #   is missing, and installs tests/sdk/requirements.txt into it.
 # - Uses ${CAMS_SIMULATOR_BIN:-target/debug/cams-simulator}; without CAMS_SIMULATOR_BIN it
-#   runs `cargo build --bin cams-simulator` when the binary is absent or older than the sources.
+#   runs `cargo build -p cams-simulator` when the binary is absent or older than the sources
+#   (crates/cams-simulator).
 # - Starts the simulator on a free loopback port, runs test_official_sdk.py with pytest, and
 #   stops the simulator on exit. Needs no stdin; works with CI=true.
 set -euo pipefail
@@ -50,9 +51,9 @@ if [[ -n "${CAMS_SIMULATOR_BIN:-}" ]]; then
     [[ -x "$bin" ]] || { log "CAMS_SIMULATOR_BIN=$bin is not an executable"; exit 1; }
 else
     bin="${CARGO_TARGET_DIR:-target}/debug/cams-simulator"
-    if [[ ! -x "$bin" ]] || [[ -n "$(find src Cargo.toml Cargo.lock -newer "$bin" -print -quit 2>/dev/null)" ]]; then
-        log "building $bin (cargo build --bin cams-simulator)"
-        cargo build --quiet --bin cams-simulator </dev/null
+    if [[ ! -x "$bin" ]] || [[ -n "$(find crates/cams-simulator Cargo.toml Cargo.lock -newer "$bin" -print -quit 2>/dev/null)" ]]; then
+        log "building $bin (cargo build -p cams-simulator)"
+        cargo build --quiet -p cams-simulator --bin cams-simulator </dev/null
     fi
 fi
 log "simulator binary $bin"

@@ -68,7 +68,7 @@ async fn paused_and_reconcile_requested_at() {
     let calls = world
         .expect_calls("UpdateChatGroup", 2, Duration::from_secs(2))
         .await;
-    assert_eq!(calls[1]["params"]["Subject"], "v3");
+    assert_eq!(calls[1].param("Subject"), Some("v3"));
     println!("unpaused: 1 call applying the latest spec (Subject v3)");
 
     // A new token: exactly one re-apply of the same spec, recorded in status.
@@ -90,8 +90,8 @@ async fn paused_and_reconcile_requested_at() {
     let calls = world
         .expect_calls("UpdateChatGroup", 3, Duration::from_secs(2))
         .await;
-    assert_eq!(calls[2]["params"]["Subject"], "v3");
-    assert_ne!(calls[2]["requestId"], calls[1]["requestId"]);
+    assert_eq!(calls[2].param("Subject"), Some("v3"));
+    assert_ne!(calls[2].request_id, calls[1].request_id);
 
     // The same token written again (with another metadata change, so a watch event fires):
     // no call.

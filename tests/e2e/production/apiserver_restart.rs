@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use cams_simulator::FaultConfig;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 
@@ -57,7 +58,12 @@ async fn disruptive_apiserver_restart() {
     let world = World::new("apirestart").await;
     // 200 ms per call and 2 workers: about 10 calls a second, so the first batch is still in
     // progress when the API server goes away.
-    world.set_faults(json!({"latencyMs": 200})).await;
+    world
+        .set_faults(FaultConfig {
+            latency_ms: 200,
+            ..FaultConfig::default()
+        })
+        .await;
     let concurrency = CONCURRENCY.to_string();
     let mut operator = world.operator(&["--concurrency", concurrency.as_str()]);
     let pid = operator.pid().expect("operator started");
@@ -75,7 +81,7 @@ async fn disruptive_apiserver_restart() {
             .calls_since("UpdateChatGroup", 0)
             .await
             .iter()
-            .filter(|c| c["code"] == "OK")
+            .filter(|c| c.code == "OK")
             .count();
         if ok >= 8 {
             break;
@@ -167,14 +173,11 @@ async fn disruptive_apiserver_restart() {
 
     // Accepted calls per (group, subject): one is needed for each; more are repeats.
     let mut per_apply: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for c in calls.iter().filter(|c| c["code"] == "OK") {
+    for c in calls.iter().filter(|c| c.code == "OK") {
         per_apply
-            .entry((
-                call_group(c),
-                c["params"]["Subject"].as_str().unwrap_or("").to_string(),
-            ))
+            .entry((call_group(c), c.param("Subject").unwrap_or("").to_string()))
             .or_default()
-            .push(c["time"].as_str().unwrap_or("").to_string());
+            .push(c.time.clone());
     }
     // Every object's final spec was applied (an edit may overtake the first apply of an
     // object the operator had not reached yet, so some need one apply and some two).

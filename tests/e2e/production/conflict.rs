@@ -124,7 +124,7 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
     for (group, subject) in [("EA303DUP", "older"), ("EA303XNS", "older across")] {
         let calls = world.calls_for_group("UpdateChatGroup", group).await;
         assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0]["params"]["Subject"], subject);
+        assert_eq!(calls[0].param("Subject"), Some(subject));
     }
     for name in ["older", "older-x"] {
         let o = world.get(name).await;
@@ -165,7 +165,7 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
     for (group, subject) in [("EA303DUP", "newer"), ("EA303XNS", "newer across")] {
         let calls = world.calls_for_group("UpdateChatGroup", group).await;
         assert_eq!(calls.len(), 2, "{calls:#?}");
-        assert_eq!(calls[1]["params"]["Subject"], subject);
+        assert_eq!(calls[1].param("Subject"), Some(subject));
     }
     println!(
         "after deleting the older: newer Ready after {:.1}s, newer-x after {:.1}s (recheck {}s), 1 call each",

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use cams_simulator::{CallEntry, FaultConfig, HangFault};
+use serde_json::json;
 
 use crate::harness::{call_group, call_time, World};
 
@@ -50,13 +51,9 @@ fn calls_bound(n: usize, p: f64, eps: f64) -> (usize, f64) {
 /// The least delay before the call that follows `attempts` failures: half of
 /// base·2^(attempts-1) capped ("equal jitter" draws from [d/2, d]), and never less than the
 /// `x-acs-retry-after` the simulator sends with an injected Throttling (1 s).
-fn min_delay_ms(attempts: u32, previous: &Value) -> i64 {
+fn min_delay_ms(attempts: u32, previous: &CallEntry) -> i64 {
     let d = (BASE_MS << (attempts - 1).min(20)).min(CAP_MS);
-    let retry_after = if previous["code"]
-        .as_str()
-        .unwrap_or("")
-        .starts_with("Throttling")
-    {
+    let retry_after = if previous.code.starts_with("Throttling") {
         1_000
     } else {
         0
@@ -67,16 +64,20 @@ fn min_delay_ms(attempts: u32, previous: &Value) -> i64 {
 #[tokio::test]
 async fn faults_converge_within_the_backoff_bound() {
     let world = World::new("faults").await;
-    let error_rates: serde_json::Map<String, Value> = ERRORS
+    let error_rates: BTreeMap<String, f64> = ERRORS
         .iter()
-        .map(|(code, p)| (code.to_string(), json!(p)))
+        .map(|(code, p)| (code.to_string(), *p))
         .collect();
     world
-        .set_faults(json!({
-            "errorRates": error_rates,
-            "resetProbability": RESET,
-            "hang": {"probability": HANG, "durationMs": 2000},
-        }))
+        .set_faults(FaultConfig {
+            error_rates,
+            reset_probability: RESET,
+            hang: Some(HangFault {
+                probability: HANG,
+                duration_ms: Some(2000),
+            }),
+            ..FaultConfig::default()
+        })
         .await;
     let objs = world
         .groups("flaky", 7_200, N, json!({"subject": "flaky"}))
@@ -110,9 +111,7 @@ async fn faults_converge_within_the_backoff_bound() {
     let mean = N as f64 / (1.0 - p);
     let mut by_code: BTreeMap<String, usize> = BTreeMap::new();
     for c in &calls {
-        *by_code
-            .entry(c["code"].as_str().unwrap_or("").to_string())
-            .or_default() += 1;
+        *by_code.entry(c.code.as_str().to_string()).or_default() += 1;
     }
     let failed = calls.len() - by_code.get("OK").copied().unwrap_or(0);
     println!(
@@ -136,7 +135,7 @@ async fn faults_converge_within_the_backoff_bound() {
     );
 
     // Per object: failures, then exactly one success, each retry no sooner than its backoff.
-    let mut per_group: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    let mut per_group: BTreeMap<String, Vec<&CallEntry>> = BTreeMap::new();
     for c in &calls {
         per_group.entry(call_group(c)).or_default().push(c);
     }
@@ -150,15 +149,15 @@ async fn faults_converge_within_the_backoff_bound() {
     let mut tightest = String::new();
     let mut early = Vec::new();
     for (group, list) in &mut per_group {
-        list.sort_by_key(|c| (call_time(c), c["seq"].as_u64()));
+        list.sort_by_key(|c| (call_time(c), c.seq));
         let last = list.len() - 1;
         for (i, c) in list.iter().enumerate() {
             assert_eq!(
-                c["code"] == "OK",
+                c.code == "OK",
                 i == last,
                 "group {group}: call {i} of {} was {} (only the last may succeed): {list:#?}",
                 list.len(),
-                c["code"]
+                c.code
             );
         }
         max_attempts = max_attempts.max(list.len());
@@ -166,22 +165,22 @@ async fn faults_converge_within_the_backoff_bound() {
             let (prev, next) = (list[k - 1], list[k]);
             let min = min_delay_ms(k as u32, prev);
             let arrival = (call_time(next) - call_time(prev)).num_milliseconds();
-            let end = arrival - prev["durationMs"].as_i64().unwrap_or(0);
+            let end = arrival - i64::try_from(prev.duration_ms).unwrap_or(0);
             checked += 1;
             slack_from_arrival = slack_from_arrival.min(arrival - min);
             if end - min < slack_from_end {
                 slack_from_end = end - min;
                 tightest = format!(
                     "{group} attempt {k} after {}: {end} ms after the failure, {arrival} ms after its arrival, least allowed {min} ms",
-                    prev["code"]
+                    prev.code
                 );
             }
             if end < min - TOLERANCE_MS {
                 early.push(format!(
                     "group {group}: call {} came {end} ms after call {k} ended ({}, {} ms long), sooner than the least backoff {min} ms",
                     k + 1,
-                    prev["code"],
-                    prev["durationMs"],
+                    prev.code,
+                    prev.duration_ms,
                 ));
             }
         }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use cams_simulator::{CallEntry, FaultConfig};
 use serde_json::json;
 
 use crate::harness::{call_group, call_time, World};
@@ -19,7 +20,12 @@ const KILL_AT: [usize; 3] = [12, 28, 44];
 #[tokio::test]
 async fn sigkill_mid_run_three_times() {
     let world = World::new("kill").await;
-    world.set_faults(json!({"latencyMs": LATENCY_MS})).await;
+    world
+        .set_faults(FaultConfig {
+            latency_ms: LATENCY_MS,
+            ..FaultConfig::default()
+        })
+        .await;
     let objs = world
         .groups("kill", 7_400, N, json!({"subject": "kill -9"}))
         .await;
@@ -43,7 +49,7 @@ async fn sigkill_mid_run_three_times() {
                 .calls_since("UpdateChatGroup", 0)
                 .await
                 .iter()
-                .filter(|c| c["code"] == "OK")
+                .filter(|c| c.code == "OK")
                 .count();
             if ok >= threshold {
                 break;
@@ -61,7 +67,7 @@ async fn sigkill_mid_run_three_times() {
             .calls_since("UpdateChatGroup", 0)
             .await
             .iter()
-            .filter(|c| c["code"] == "OK")
+            .filter(|c| c.code == "OK")
             .count();
         kills.push((at, accepted));
         println!(
@@ -80,17 +86,17 @@ async fn sigkill_mid_run_three_times() {
 
     // Duplicates: calls for a group after its first accepted one (the spec never changes),
     // each counted against the last kill before it.
-    let mut per_group: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
+    let mut per_group: BTreeMap<String, Vec<&CallEntry>> = BTreeMap::new();
     for c in &calls {
         per_group.entry(call_group(c)).or_default().push(c);
     }
     assert_eq!(per_group.len(), N, "every object called CAMS");
     let mut duplicates = [0usize; 4]; // before the first kill, then per kill
     for (group, list) in &mut per_group {
-        list.sort_by_key(|c| (call_time(c), c["seq"].as_u64()));
+        list.sort_by_key(|c| (call_time(c), c.seq));
         let first_ok = list
             .iter()
-            .position(|c| c["code"] == "OK")
+            .position(|c| c.code == "OK")
             .unwrap_or_else(|| panic!("group {group} never accepted: {list:#?}"));
         for c in &list[first_ok + 1..] {
             let t = call_time(c);
@@ -98,7 +104,7 @@ async fn sigkill_mid_run_three_times() {
             duplicates[slot] += 1;
         }
     }
-    let failed = calls.iter().filter(|c| c["code"] != "OK").count();
+    let failed = calls.iter().filter(|c| c.code != "OK").count();
     println!(
         "kill: {N} objects all Ready {:.2}s after the first start ({:.2}s after the last restart); \
          {} calls ({failed} not OK); duplicates: {} before any kill, per kill {:?} (bound --concurrency {CONCURRENCY})",

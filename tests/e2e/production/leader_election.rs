@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cams_simulator::{CallEntry, FaultConfig, HangFault};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -15,7 +16,7 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::watcher;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::harness::{call_time, replica_user_agent, Operator, World};
 
@@ -85,8 +86,8 @@ impl LeaseLog {
     }
 }
 
-fn ua_is(call: &Value, replica: &str) -> bool {
-    call["userAgent"].as_str() == Some(replica_user_agent(replica).as_str())
+fn ua_is(call: &CallEntry, replica: &str) -> bool {
+    call.user_agent.as_deref() == Some(replica_user_agent(replica).as_str())
 }
 
 fn secs(d: chrono::TimeDelta) -> f64 {
@@ -225,15 +226,12 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
     let calls = world
         .expect_calls("UpdateChatGroup", 6, Duration::from_secs(2))
         .await;
-    let after: Vec<&Value> = calls.iter().skip(3).collect();
+    let after: Vec<&CallEntry> = calls.iter().skip(3).collect();
     assert!(
         after.iter().all(|c| ua_is(c, &standby)),
         "calls after the kill: {after:#?}"
     );
-    let mut groups: Vec<&str> = after
-        .iter()
-        .map(|c| c["params"]["GroupId"].as_str().unwrap())
-        .collect();
+    let mut groups: Vec<&str> = after.iter().map(|c| c.param("GroupId").unwrap()).collect();
     groups.sort();
     assert_eq!(groups, ["EA303L0", "EA303L3", "EA303L4"]);
 
@@ -246,7 +244,13 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
         .wait_log("standing by", Duration::from_secs(30))
         .await;
     world
-        .set_faults(json!({"hang": {"probability": 1.0}}))
+        .set_faults(FaultConfig {
+            hang: Some(HangFault {
+                probability: 1.0,
+                duration_ms: None,
+            }),
+            ..FaultConfig::default()
+        })
         .await;
     let cg = world
         .group("g5", "EA303L5", json!({"subject": "hung at SIGTERM"}))
@@ -254,7 +258,7 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
     world.create(&cg).await;
     world
         .wait_calls("UpdateChatGroup", 1, Duration::from_secs(20), |call| {
-            call["code"] == "Hang" && ua_is(call, &new_leader)
+            call.code == "Hang" && ua_is(call, &new_leader)
         })
         .await;
     let seen_before = lease_log.0.lock().unwrap().len();
@@ -262,7 +266,7 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
     let termed_at = Utc::now();
     ops[0].1.terminate();
     // The hung call is the old leader's; C's calls go through.
-    world.set_faults(json!({})).await;
+    world.set_faults(FaultConfig::default()).await;
     let status = ops[0]
         .1
         .wait_exit(SHUTDOWN_GRACE + Duration::from_secs(5))
@@ -321,7 +325,7 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
     let calls = world
         .expect_calls("UpdateChatGroup", 8, Duration::from_secs(1))
         .await;
-    assert_eq!(calls[7]["code"], "OK");
+    assert_eq!(calls[7].code, "OK");
     println!("Lease holders over the test: {:?}", lease_log.holders());
 
     for (_, op) in ops.iter_mut() {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use cams_simulator::{FaultConfig, QpsLimit};
 use serde_json::json;
 
 use crate::harness::{call_group, call_time, max_in_window, World};
@@ -23,7 +24,13 @@ const SIM_BURST: u32 = BURST + 4;
 async fn rate_limit_holds_for_200_at_once() {
     let world = World::new("rate").await;
     world
-        .set_faults(json!({"qps": {"rate": SIM_RATE, "burst": SIM_BURST}}))
+        .set_faults(FaultConfig {
+            qps: Some(QpsLimit {
+                rate: f64::from(SIM_RATE),
+                burst: Some(f64::from(SIM_BURST)),
+            }),
+            ..FaultConfig::default()
+        })
         .await;
     let objs = world
         .groups("rl", 7_100, N, json!({"subject": "rate limited"}))
@@ -51,7 +58,7 @@ async fn rate_limit_holds_for_200_at_once() {
 
     let throttled: Vec<_> = calls
         .iter()
-        .filter(|c| c["code"].as_str().unwrap_or("").starts_with("Throttling"))
+        .filter(|c| c.code.as_str().starts_with("Throttling"))
         .collect();
     assert!(
         throttled.is_empty(),
@@ -59,7 +66,7 @@ async fn rate_limit_holds_for_200_at_once() {
         throttled.len(),
         throttled.first()
     );
-    let not_ok: Vec<_> = calls.iter().filter(|c| c["code"] != "OK").collect();
+    let not_ok: Vec<_> = calls.iter().filter(|c| c.code != "OK").collect();
     assert!(not_ok.is_empty(), "calls that failed: {not_ok:#?}");
     let mut per_group: BTreeMap<String, usize> = BTreeMap::new();
     for c in &calls {

@@ -5,13 +5,14 @@
 
 use std::time::{Duration, Instant};
 
+use cams_simulator::CallEntry;
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::harness::{call_group, call_time, condition, reason, World};
 
-fn key_of(call: &Value) -> &str {
-    call["accessKeyId"].as_str().unwrap_or_default()
+fn key_of(call: &CallEntry) -> &str {
+    call.access_key_id.as_deref().unwrap_or_default()
 }
 
 /// The resourceVersions of the synced objects (a status write changes them).
@@ -58,7 +59,7 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
     let calls = world
         .expect_calls("UpdateChatGroup", 3, Duration::from_secs(1))
         .await;
-    assert!(calls.iter().all(|c| key_of(c) == k1 && c["code"] == "OK"));
+    assert!(calls.iter().all(|c| key_of(c) == k1 && c.code == "OK"));
 
     // Failing: one object whose own Secret `stale` has a wrong secret for K1
     // (SignatureDoesNotMatch)…
@@ -111,10 +112,7 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
     let calls = world
         .expect_calls("UpdateChatGroup", 6, Duration::from_secs(2))
         .await;
-    let codes: Vec<&str> = calls[3..]
-        .iter()
-        .map(|c| c["code"].as_str().unwrap_or_default())
-        .collect();
+    let codes: Vec<&str> = calls[3..].iter().map(|c| c.code.as_str()).collect();
     assert!(codes.contains(&"SignatureDoesNotMatch"), "{codes:?}");
     assert!(codes.contains(&"InvalidAccessKeyId.NotFound"), "{codes:?}");
 
@@ -144,7 +142,7 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
     recovered.sort();
     assert_eq!(recovered, ["EA303F0", "EA303F1", "EA303FW"], "{after:#?}");
     assert!(
-        after.iter().all(|c| key_of(c) == k2 && c["code"] == "OK"),
+        after.iter().all(|c| key_of(c) == k2 && c.code == "OK"),
         "{after:#?}"
     );
     let slowest = after
@@ -178,7 +176,7 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
     let edit = world.calls_since("UpdateChatGroup", mark).await;
     assert_eq!(edit.len(), 1, "{edit:#?}");
     assert_eq!(key_of(&edit[0]), k2);
-    assert_eq!(edit[0]["params"]["Subject"], "after rotation");
+    assert_eq!(edit[0].param("Subject"), Some("after rotation"));
     println!(
         "spec edit after rotation: 1 call, AccessKeyId {}",
         key_of(&edit[0])

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use cams_simulator::StsConfig;
 use serde_json::json;
 
 use crate::harness::World;
@@ -14,12 +15,16 @@ async fn rrsa_credentials_are_assumed_used_and_refreshed_before_expiry() {
     let token_file = world.env.work.join(format!("{}-oidc-token", world.ns));
     std::fs::write(&token_file, &oidc_token).unwrap();
     // Issued credentials live 20 s, so the operator must refresh within this test.
+    let sts = StsConfig {
+        accepted_tokens: Some(vec![oidc_token.clone()]),
+        duration_secs: 20,
+        ..StsConfig::default()
+    };
     world
-        .sim_send_put(
-            "/admin/sts",
-            json!({"acceptedTokens": [oidc_token], "durationSecs": 20}),
-        )
-        .await;
+        .sim
+        .set_sts(&sts)
+        .await
+        .expect("simulator STS settings");
     let since = world.last_seq().await;
     let token_path = token_file.display().to_string();
     let operator = world.operator_with_env(
@@ -51,12 +56,12 @@ async fn rrsa_credentials_are_assumed_used_and_refreshed_before_expiry() {
     let calls = world
         .expect_calls("UpdateChatGroup", 1, Duration::from_millis(500))
         .await;
-    let first_key = calls[0]["accessKeyId"].as_str().unwrap_or("").to_string();
+    let first_key = calls[0].access_key_id.as_deref().unwrap_or("").to_string();
     assert!(
         first_key.starts_with("STS."),
         "not signed with issued STS credentials: {calls:#?}"
     );
-    assert_eq!(calls[0]["stsIssued"], true);
+    assert!(calls[0].sts_issued, "{calls:#?}");
     assert_eq!(
         world
             .all_calls_since("AssumeRoleWithOIDC", since)
@@ -92,8 +97,8 @@ async fn rrsa_credentials_are_assumed_used_and_refreshed_before_expiry() {
     let calls = world
         .expect_calls("UpdateChatGroup", 2, Duration::ZERO)
         .await;
-    assert_eq!(calls[1]["code"], "OK", "{calls:#?}");
-    let second_key = calls[1]["accessKeyId"].as_str().unwrap_or("").to_string();
+    assert_eq!(calls[1].code, "OK", "{calls:#?}");
+    let second_key = calls[1].access_key_id.as_deref().unwrap_or("").to_string();
     assert!(
         second_key.starts_with("STS.") && second_key != first_key,
         "credentials were not refreshed: {calls:#?}"

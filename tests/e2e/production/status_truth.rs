@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use cams_operator::resource::ChatGroup;
+use cams_simulator::{FaultConfig, Group};
 use serde_json::json;
 
 use crate::harness::{condition, reason, World};
@@ -39,12 +40,10 @@ async fn a_group_deleted_behind_the_operators_back_never_shows_ready_after_a_for
 
     // The group disappears; the user forces a re-apply.
     world
-        .sim_send(
-            reqwest::Method::DELETE,
-            &format!("/admin/groups?custSpaceId={}", world.tenant),
-            serde_json::Value::Null,
-        )
-        .await;
+        .sim
+        .delete_groups(Some(&world.tenant))
+        .await
+        .expect("delete the simulator's groups");
     world
         .patch(
             "gone",
@@ -90,7 +89,10 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
 
     // The edit's update lands, its answer is lost.
     world
-        .set_faults(json!({"loseAnswerProbability": 1.0}))
+        .set_faults(FaultConfig {
+            lose_answer_probability: 1.0,
+            ..FaultConfig::default()
+        })
         .await;
     world
         .patch("lost", json!({"spec": {"subject": "Interim"}}))
@@ -102,7 +104,8 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
         .await;
     let group = sim_group(&world, "EA303LOST").await;
     assert_eq!(
-        group["subject"], "Interim",
+        group.subject.as_deref(),
+        Some("Interim"),
         "the fault lets the update land"
     );
 
@@ -110,18 +113,19 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
     world
         .patch("lost", json!({"spec": {"subject": "Original"}}))
         .await;
-    world.set_faults(json!({})).await;
+    world.set_faults(FaultConfig::default()).await;
     let obj = world.wait_ready("lost").await;
     assert_eq!(obj.metadata.generation, Some(3));
     let group = sim_group(&world, "EA303LOST").await;
     assert_eq!(
-        group["subject"], "Original",
+        group.subject.as_deref(),
+        Some("Original"),
         "Ready while CAMS holds the interim value"
     );
     let calls = world.calls("UpdateChatGroup").await;
     let last = calls.last().expect("calls");
-    assert_eq!(last["params"]["Subject"], "Original");
-    assert_eq!(last["code"], "OK");
+    assert_eq!(last.param("Subject"), Some("Original"));
+    assert_eq!(last.code, "OK");
     operator.stop().await;
     println!(
         "lost answer then revert: the revert was applied ({} calls), CAMS holds the reverted subject",
@@ -132,7 +136,12 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
 #[tokio::test]
 async fn a_metadata_edit_during_a_call_causes_no_second_call_and_keeps_its_status() {
     let world = World::new("edit").await;
-    world.set_faults(json!({"latencyMs": 1500})).await;
+    world
+        .set_faults(FaultConfig {
+            latency_ms: 1500,
+            ..FaultConfig::default()
+        })
+        .await;
     let mut operator = world.operator(&[]);
     let cg = world
         .group("slow", "EA303SLOW", json!({"subject": "Slow call"}))
@@ -218,13 +227,13 @@ async fn two_chatgroups_created_together_for_one_group_leave_exactly_one_ready()
 }
 
 /// The simulator's copy of a group of this world's tenant.
-async fn sim_group(world: &World, group_id: &str) -> serde_json::Value {
+async fn sim_group(world: &World, group_id: &str) -> Group {
     world
-        .sim_get(&format!(
-            "{}/admin/groups/{}/8613800001234/{group_id}",
-            world.env.simulator, world.tenant
-        ))
+        .sim
+        .group(&world.tenant, "8613800001234", group_id)
         .await
+        .expect("simulator admin call")
+        .unwrap_or_else(|| panic!("the simulator has no group {group_id}"))
 }
 
 #[tokio::test]
@@ -338,7 +347,7 @@ async fn a_refused_status_write_after_an_accepted_call_is_written_again_not_call
     assert_eq!(calls.len(), 1, "{calls:#?}");
     assert_eq!(
         obj.status.as_ref().and_then(|s| s.request_id.as_deref()),
-        calls[0]["requestId"].as_str(),
+        calls[0].request_id.as_deref(),
         "the status records the one accepted call"
     );
     let retries = operator.logs().matches("still cannot record").count();

@@ -50,7 +50,7 @@ async fn terminal_error_is_called_once_until_the_spec_changes() {
     );
     let calls = world.calls("UpdateChatGroup").await;
     assert_eq!(calls.len(), 1, "{calls:#?}");
-    assert_eq!(calls[0]["code"], "InvalidParameter.ProfilePictureFile");
+    assert_eq!(calls[0].code, "InvalidParameter.ProfilePictureFile");
 
     // 60 s of watching the log: no call, not after a label edit (a watch event), nor after
     // a restart of the operator (which reads the outcome back from status).
@@ -105,10 +105,10 @@ async fn terminal_error_is_called_once_until_the_spec_changes() {
     let calls = world
         .expect_calls("UpdateChatGroup", 2, Duration::from_secs(3))
         .await;
-    assert_eq!(calls[1]["code"], "OK");
+    assert_eq!(calls[1].code, "OK");
     assert_eq!(
-        calls[1]["params"]["ProfilePictureFile"],
-        "https://cdn.example.com/logo.jpg"
+        calls[1].param("ProfilePictureFile"),
+        Some("https://cdn.example.com/logo.jpg")
     );
     operator.stop().await;
     println!(

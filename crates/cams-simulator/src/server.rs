@@ -5,119 +5,38 @@ use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper::header::{HeaderValue, CONTENT_TYPE, DATE};
+use axum::Router;
+use chrono::Utc;
+use http_body_util::{BodyExt, Limited};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
-use crate::state::State;
-use crate::util::http_date;
-use crate::{admin, cams};
+use crate::app::App;
+use crate::http::{json_response, Reply, MAX_BODY_BYTES};
+use crate::{admin, router};
 
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
-
-/// Shared by every connection.
-#[derive(Debug)]
-pub struct App {
-    state: Mutex<State>,
-    hanging: AtomicUsize,
-    started: Instant,
+/// Whether a path belongs to the admin API.
+fn is_admin(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
 }
 
-impl App {
-    /// Wraps the state.
-    pub fn new(state: State) -> Self {
-        Self {
-            state: Mutex::new(state),
-            hanging: AtomicUsize::new(0),
-            started: Instant::now(),
-        }
-    }
-
-    /// Locks the state (a panic while holding the lock does not make it unusable).
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Counts a hanging call for as long as the guard lives.
-    pub fn hang_guard(&self) -> HangGuard<'_> {
-        self.hanging.fetch_add(1, Ordering::Relaxed);
-        HangGuard(&self.hanging)
-    }
-
-    /// Calls hanging right now.
-    pub fn hanging(&self) -> usize {
-        self.hanging.load(Ordering::Relaxed)
-    }
-
-    /// Time since start.
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
-    }
-}
-
-/// See [`App::hang_guard`].
-pub struct HangGuard<'a>(&'a AtomicUsize);
-
-impl Drop for HangGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// How a request ends.
-pub enum Reply {
-    /// An HTTP answer.
-    Response(Response<Full<Bytes>>),
-    /// No answer: the connection is reset.
-    Reset,
-}
-
-/// A JSON response with a `Date` header from `clock`, and the Alibaba request-id and
-/// retry-after headers when given.
-pub fn json_response(
-    status: u16,
-    body: &Value,
-    clock: DateTime<Utc>,
-    request_id: Option<&str>,
-    retry_after_secs: Option<u64>,
-) -> Response<Full<Bytes>> {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&http_date(clock)) {
-        headers.insert(DATE, v);
-    }
-    if let Some(Ok(v)) = request_id.map(HeaderValue::from_str) {
-        headers.insert("x-acs-request-id", v);
-    }
-    if let Some(secs) = retry_after_secs {
-        headers.insert("x-acs-retry-after", HeaderValue::from(secs));
-    }
-    response
-}
-
-async fn route(app: &App, remote: SocketAddr, req: Request<hyper::body::Incoming>) -> Reply {
+async fn route(
+    app: &App,
+    admin: &Router,
+    remote: SocketAddr,
+    req: Request<hyper::body::Incoming>,
+) -> Reply {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -131,11 +50,10 @@ async fn route(app: &App, remote: SocketAddr, req: Request<hyper::body::Incoming
             return Reply::Response(json_response(413, &body, Utc::now(), None, None));
         }
     };
-    let path = parts.uri.path();
-    if path == "/admin" || path.starts_with("/admin/") {
-        Reply::Response(admin::handle(app, &parts, &body))
+    if is_admin(parts.uri.path()) {
+        Reply::Response(admin::handle(admin, parts, body).await)
     } else {
-        cams::handle(app, remote, &parts, &body).await
+        router::dispatch(app, remote, &parts, &body).await
     }
 }
 
@@ -200,6 +118,7 @@ async fn connection(
     stream: TcpStream,
     remote: SocketAddr,
     app: Arc<App>,
+    admin: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let reset = Arc::new(AtomicBool::new(false));
@@ -212,10 +131,11 @@ async fn connection(
         let reset_now = reset_now.clone();
         service_fn(move |req| {
             let app = app.clone();
+            let admin = admin.clone();
             let reset = reset.clone();
             let reset_now = reset_now.clone();
             async move {
-                match route(&app, remote, req).await {
+                match route(&app, &admin, remote, req).await {
                     Reply::Response(response) => Ok::<_, Infallible>(response),
                     Reply::Reset => {
                         reset.store(true, Ordering::Release);
@@ -258,6 +178,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) {
+    let admin = admin::router(app.clone());
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -266,7 +187,13 @@ pub async fn serve(
                     if let Err(e) = stream.set_nodelay(true) {
                         tracing::debug!(error = %e, "set_nodelay failed");
                     }
-                    connections.spawn(connection(stream, remote, app.clone(), shutdown.clone()));
+                    connections.spawn(connection(
+                        stream,
+                        remote,
+                        app.clone(),
+                        admin.clone(),
+                        shutdown.clone(),
+                    ));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little instead of spinning.

@@ -676,8 +676,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn list_pages_and_filters() {
+    /// 25 groups of tenant `cs`: 23 of business number 861, every other one INACTIVE,
+    /// `i % 3` participants.
+    fn twenty_five_groups() -> State {
         let mut s = State::new(Duration::from_secs(900), 10);
         for i in 0..25 {
             s.seed_group(
@@ -693,11 +694,19 @@ mod tests {
                 7,
             );
         }
-        let list = |s: &mut State, extra: &[(&str, &str)]| {
-            let mut params = vec![("BusinessNumber", "861"), ("CustSpaceId", "cs")];
-            params.extend_from_slice(extra);
-            call(s, "ListChatGroup", &params)
-        };
+        s
+    }
+
+    /// ListChatGroup of business number 861 in tenant `cs`, with `extra` parameters.
+    fn list(s: &mut State, extra: &[(&str, &str)]) -> Result<Map<String, Value>, ApiError> {
+        let mut params = vec![("BusinessNumber", "861"), ("CustSpaceId", "cs")];
+        params.extend_from_slice(extra);
+        call(s, "ListChatGroup", &params)
+    }
+
+    #[test]
+    fn list_pages_and_filters() {
+        let mut s = twenty_five_groups();
         let out = list(&mut s, &[("Page", r#"{"Index":1,"Size":20}"#)]).unwrap();
         assert_eq!(out["Data"]["Total"], 23);
         let items = out["Data"]["List"].as_array().unwrap();
@@ -752,7 +761,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out["Data"]["Total"], 0);
+    }
 
+    #[test]
+    fn list_refuses_bad_pages_channels_and_statuses() {
+        let mut s = twenty_five_groups();
         let err = list(&mut s, &[]).unwrap_err();
         assert_eq!(err.code, "MissingParameter");
         assert!(err.message.contains("\"Page\""));

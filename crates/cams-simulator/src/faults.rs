@@ -120,6 +120,10 @@ impl FaultConfig {
     }
 }
 
+// Deliberately NOT the operator's rate limiter (`src/cams/ratelimit.rs`, governor): this
+// bucket plays CAMS's server-side limit, an independent oracle the operator's client-side
+// limit is measured against. Keep the two separate.
+
 /// A token bucket for one tenant.
 #[derive(Clone, Debug)]
 pub struct TokenBucket {

@@ -1,5 +1,7 @@
-//! End-to-end tests over real HTTP on loopback: a server in the test process, requests
-//! signed by the library (and sent by its own client where that is the point).
+//! End-to-end tests over real HTTP on loopback: a simulator in the test process (the crate's
+//! public `serve`), requests signed by the operator's library and sent by its own client where
+//! that is the point. The operator is a dev-dependency only: these tests check it against the
+//! simulator, the simulator library never uses it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +17,7 @@ use cams_operator::cams::request::{
 };
 use cams_operator::cams::{CamsClient, CamsError, ClientConfig, Credentials, ErrorClass};
 
-use crate::server::{serve, App};
-use crate::state::State;
+use cams_simulator::{serve, App, State};
 
 struct Sim {
     base: String,
@@ -209,7 +210,6 @@ async fn library_client_updates_a_group_in_both_schemes() {
 
 #[tokio::test]
 async fn wrong_secret_sts_and_key_rotation_through_the_library_client() {
-    use cams_operator::cams::ChatGroupApi;
     let sim = Sim::start().await;
     for (i, scheme) in SCHEMES.into_iter().enumerate() {
         let tenant = format!("t-keys-{i}");
@@ -217,111 +217,138 @@ async fn wrong_secret_sts_and_key_rotation_through_the_library_client() {
         let ak = format!("ak-{tenant}");
         let client = sim.client(scheme);
         let req = update(&tenant, "S");
+        a_key_with_tokens_requires_one(&sim, &client, &ak, &req).await;
+        a_wrong_secret_echo_is_scrubbed(&sim, scheme, &client, &ak, &req).await;
+        rotation_expiry_and_revocation(&sim, &client, &ak, &req).await;
+    }
+}
 
-        // STS: the key requires a token.
-        sim.admin(
-            "PUT",
-            &format!("access-keys/{ak}"),
-            json!({"accessKeySecret": "secret-1", "securityTokens": ["sts-token-abcdef"]}),
-        )
-        .await;
-        let err = client
-            .update_chat_group(None, &Credentials::new(&ak, "secret-1"), &req)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, CamsError::Api { code, .. } if code == "InvalidSecurityToken.MismatchWithAccessKey"),
-            "{err}"
-        );
-        let sts = Credentials::new(&ak, "secret-1").with_security_token("sts-token-abcdef");
-        client.update_chat_group(None, &sts, &req).await.unwrap();
+/// STS: a key with tokens refuses a call without one.
+async fn a_key_with_tokens_requires_one(
+    sim: &Sim,
+    client: &CamsClient,
+    ak: &str,
+    req: &cams_operator::cams::UpdateChatGroup,
+) {
+    use cams_operator::cams::ChatGroupApi;
+    sim.admin(
+        "PUT",
+        &format!("access-keys/{ak}"),
+        json!({"accessKeySecret": "secret-1", "securityTokens": ["sts-token-abcdef"]}),
+    )
+    .await;
+    let err = client
+        .update_chat_group(None, &Credentials::new(ak, "secret-1"), req)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CamsError::Api { code, .. } if code == "InvalidSecurityToken.MismatchWithAccessKey"),
+        "{err}"
+    );
+    let sts = Credentials::new(ak, "secret-1").with_security_token("sts-token-abcdef");
+    client.update_chat_group(None, &sts, req).await.unwrap();
+}
 
-        // Wrong secret with the token: the echo contains the token, the client scrubs it.
-        let wrong = Credentials::new(&ak, "not-the-secret").with_security_token("sts-token-abcdef");
-        let err = client
-            .update_chat_group(None, &wrong, &req)
-            .await
-            .unwrap_err();
-        let CamsError::Api {
-            status,
-            code,
-            message,
-            ..
-        } = &err
-        else {
-            panic!("{err}");
-        };
-        assert_eq!((*status, code.as_str()), (400, "SignatureDoesNotMatch"));
-        assert_eq!(err.class(), ErrorClass::Credentials);
-        assert!(message.contains("server string to sign is:"), "{message}");
-        assert!(!message.contains("sts-token-abcdef"), "{message}");
-        // The simulator itself did echo it (in the log-visible raw answer).
-        let raw = sim
-            .send(&sim.sign(
-                scheme,
-                &wrong,
-                "UpdateChatGroup",
-                &req.params(),
-                &Freshness::now(),
-            ))
-            .await
-            .unwrap();
-        let body: Value = raw.json().await.unwrap();
-        assert!(body["Message"]
-            .as_str()
-            .unwrap()
-            .contains("sts-token-abcdef"));
+/// Wrong secret with the token: the echo contains the token, the client scrubs it.
+async fn a_wrong_secret_echo_is_scrubbed(
+    sim: &Sim,
+    scheme: SignatureVersion,
+    client: &CamsClient,
+    ak: &str,
+    req: &cams_operator::cams::UpdateChatGroup,
+) {
+    use cams_operator::cams::ChatGroupApi;
+    let wrong = Credentials::new(ak, "not-the-secret").with_security_token("sts-token-abcdef");
+    let err = client
+        .update_chat_group(None, &wrong, req)
+        .await
+        .unwrap_err();
+    let CamsError::Api {
+        status,
+        code,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!((*status, code.as_str()), (400, "SignatureDoesNotMatch"));
+    assert_eq!(err.class(), ErrorClass::Credentials);
+    assert!(message.contains("server string to sign is:"), "{message}");
+    assert!(!message.contains("sts-token-abcdef"), "{message}");
+    // The simulator itself did echo it (in the log-visible raw answer).
+    let raw = sim
+        .send(&sim.sign(
+            scheme,
+            &wrong,
+            "UpdateChatGroup",
+            &req.params(),
+            &Freshness::now(),
+        ))
+        .await
+        .unwrap();
+    let body: Value = raw.json().await.unwrap();
+    assert!(body["Message"]
+        .as_str()
+        .unwrap()
+        .contains("sts-token-abcdef"));
+}
 
-        // Replacing the secret takes effect at once; revoking the key too.
-        sim.admin(
-            "PUT",
-            &format!("access-keys/{ak}"),
-            json!({"accessKeySecret": "secret-2"}),
-        )
-        .await;
-        let err = client
-            .update_chat_group(None, &Credentials::new(&ak, "secret-1"), &req)
-            .await
-            .unwrap_err();
-        assert!(matches!(&err, CamsError::Api { code, .. } if code == "SignatureDoesNotMatch"));
-        client
-            .update_chat_group(None, &Credentials::new(&ak, "secret-2"), &req)
-            .await
-            .unwrap();
-        // An expired token.
-        sim.admin(
+/// Replacing the secret takes effect at once; an expired token is refused; revoking the key
+/// too.
+async fn rotation_expiry_and_revocation(
+    sim: &Sim,
+    client: &CamsClient,
+    ak: &str,
+    req: &cams_operator::cams::UpdateChatGroup,
+) {
+    use cams_operator::cams::ChatGroupApi;
+    sim.admin(
+        "PUT",
+        &format!("access-keys/{ak}"),
+        json!({"accessKeySecret": "secret-2"}),
+    )
+    .await;
+    let err = client
+        .update_chat_group(None, &Credentials::new(ak, "secret-1"), req)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, CamsError::Api { code, .. } if code == "SignatureDoesNotMatch"));
+    client
+        .update_chat_group(None, &Credentials::new(ak, "secret-2"), req)
+        .await
+        .unwrap();
+    // An expired token.
+    sim.admin(
             "PUT",
             &format!("access-keys/{ak}"),
             json!({"accessKeySecret": "secret-2", "securityTokens": [{"token": "old-token", "expired": true}]}),
         )
         .await;
-        let err = client
-            .update_chat_group(
-                None,
-                &Credentials::new(&ak, "secret-2").with_security_token("old-token"),
-                &req,
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, CamsError::Api { code, .. } if code == "InvalidSecurityToken.Expired")
-        );
-        let (_, v) = sim
-            .admin("DELETE", &format!("access-keys/{ak}"), Value::Null)
-            .await;
-        assert_eq!(v["revoked"], true);
-        let err = client
-            .update_chat_group(None, &Credentials::new(&ak, "secret-2"), &req)
-            .await
-            .unwrap_err();
-        let CamsError::Api { status, code, .. } = &err else {
-            panic!("{err}");
-        };
-        assert_eq!(
-            (*status, code.as_str()),
-            (404, "InvalidAccessKeyId.NotFound")
-        );
-    }
+    let err = client
+        .update_chat_group(
+            None,
+            &Credentials::new(ak, "secret-2").with_security_token("old-token"),
+            req,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, CamsError::Api { code, .. } if code == "InvalidSecurityToken.Expired"));
+    let (_, v) = sim
+        .admin("DELETE", &format!("access-keys/{ak}"), Value::Null)
+        .await;
+    assert_eq!(v["revoked"], true);
+    let err = client
+        .update_chat_group(None, &Credentials::new(ak, "secret-2"), req)
+        .await
+        .unwrap_err();
+    let CamsError::Api { status, code, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        (*status, code.as_str()),
+        (404, "InvalidAccessKeyId.NotFound")
+    );
 }
 
 #[tokio::test]
@@ -386,10 +413,18 @@ async fn nonce_reuse_and_clock_offset() {
 #[tokio::test]
 async fn throttling_and_injected_errors_per_tenant() {
     let sim = Sim::start().await;
-    let scheme = SignatureVersion::V3;
     sim.setup("t-qps").await;
     sim.setup("t-free").await;
     sim.setup("t-err").await;
+    a_tenant_bucket_throttles_that_tenant_only(&sim).await;
+    injected_errors_leave_the_group_alone(&sim).await;
+    default_faults_apply_to_tenants_without_their_own(&sim).await;
+}
+
+/// A tenant's token bucket: throttled with `x-acs-retry-after`, other tenants not, and only
+/// after authentication.
+async fn a_tenant_bucket_throttles_that_tenant_only(sim: &Sim) {
+    let scheme = SignatureVersion::V3;
     sim.admin(
         "PUT",
         "faults/tenants/t-qps",
@@ -422,7 +457,12 @@ async fn throttling_and_injected_errors_per_tenant() {
     );
     let body: Value = sim.send(&req).await.unwrap().json().await.unwrap();
     assert_eq!(body["Code"], "SignatureDoesNotMatch");
+}
 
+/// Injected errors: the status follows the code, the call is logged as a fault, the group
+/// is not touched.
+async fn injected_errors_leave_the_group_alone(sim: &Sim) {
+    let scheme = SignatureVersion::V3;
     for (code, status) in [
         ("InternalError", 500),
         ("ServiceUnavailable", 503),
@@ -450,8 +490,11 @@ async fn throttling_and_injected_errors_per_tenant() {
         sim.group("t-err").await["gmtModifier"],
         sim.group("t-err").await["gmtCreate"]
     );
+}
 
-    // Default faults apply to tenants without their own.
+/// Default faults apply to tenants without their own; invalid settings are refused.
+async fn default_faults_apply_to_tenants_without_their_own(sim: &Sim) {
+    let scheme = SignatureVersion::V3;
     sim.admin(
         "PUT",
         "faults/default",
@@ -655,6 +698,12 @@ async fn all_actions_over_http_and_get_requests() {
     let sim = Sim::start().await;
     let tenant = "t-actions";
     sim.setup(tenant).await;
+    every_action_answers_over_http(&sim, tenant).await;
+    get_requests_and_unsigned_calls(&sim, tenant).await;
+}
+
+/// The eight actions (and an unknown one), RPC-signed, in an order that uses each result.
+async fn every_action_answers_over_http(sim: &Sim, tenant: &str) {
     let scheme = SignatureVersion::V1;
     let (s, _, v) = sim
         .call(scheme, tenant, "AddChatGroupInviteLink", &[])
@@ -717,8 +766,11 @@ async fn all_actions_over_http_and_get_requests() {
     assert!(v["RequestId"].is_string());
     assert_eq!(v["Success"], false);
     assert!(v.get("AccessDeniedDetail").is_some());
+}
 
-    // GET works too (the method is part of what is signed).
+/// GET works too (the method is part of what is signed); an unsigned call is incomplete.
+async fn get_requests_and_unsigned_calls(sim: &Sim, tenant: &str) {
+    let scheme = SignatureVersion::V1;
     let creds = Credentials::new(format!("ak-{tenant}"), "secret-1");
     let mut params = ids(tenant);
     params.push(("Page".into(), r#"{"Index":1,"Size":20}"#.into()));
@@ -751,6 +803,14 @@ async fn all_actions_over_http_and_get_requests() {
 #[tokio::test]
 async fn admin_api_shapes() {
     let sim = Sim::start().await;
+    admin_health_and_keys(&sim).await;
+    admin_groups(&sim).await;
+    admin_call_log(&sim).await;
+    admin_errors(&sim).await;
+}
+
+/// Health and access keys (secrets never listed).
+async fn admin_health_and_keys(sim: &Sim) {
     let (s, v) = sim.admin("GET", "healthz", Value::Null).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
     let (s, v) = sim
@@ -769,7 +829,10 @@ async fn admin_api_shapes() {
         .admin("POST", "access-keys", json!({"accessKeySecret": "x"}))
         .await;
     assert_eq!(s, 400);
+}
 
+/// Groups: added in each body shape, listed, read, deleted; unknown fields refused.
+async fn admin_groups(sim: &Sim) {
     let (s, v) = sim
         .admin(
             "POST",
@@ -806,8 +869,10 @@ async fn admin_api_shapes() {
         )
         .await;
     assert_eq!(s, 400);
+}
 
-    // The call log: since, action filter, clear.
+/// The call log: since, action filter, clear.
+async fn admin_call_log(sim: &Sim) {
     sim.setup("t-log").await;
     let (_, v) = sim.admin("GET", "calls?limit=0", Value::Null).await;
     let mark = v["lastSeq"].as_u64().unwrap();
@@ -842,7 +907,10 @@ async fn admin_api_shapes() {
         (v["count"].as_u64(), v["lastSeq"].as_u64()),
         (Some(0), Some(mark + 2))
     );
+}
 
+/// Unknown paths (404), wrong methods (405), bad bodies (400).
+async fn admin_errors(sim: &Sim) {
     let (s, _) = sim.admin("GET", "nope", Value::Null).await;
     assert_eq!(s, 404);
     let (s, _) = sim.admin("PATCH", "calls", Value::Null).await;
@@ -909,8 +977,15 @@ async fn rrsa_provider_gets_sts_credentials_that_cams_accepts() {
         );
     }
     assert_eq!(sim.group(tenant).await["subject"], "Via RRSA");
+    the_sts_call_and_the_issued_key_are_logged(&sim, tenant, &creds).await;
+    no_oidc_token_or_issued_secret_in_the_admin_api(&sim, &provider, &creds, &secret, &sts_token)
+        .await;
+    expired_issued_credentials_are_refused(&sim, tenant, &creds).await;
+}
 
-    // One STS call, logged with the token redacted and the issued key.
+/// One STS call, logged with the token redacted and the issued key; the CAMS calls are told
+/// apart as signed with issued credentials.
+async fn the_sts_call_and_the_issued_key_are_logged(sim: &Sim, tenant: &str, creds: &Credentials) {
     let (_, v) = sim
         .admin("GET", "calls?action=AssumeRoleWithOIDC", Value::Null)
         .await;
@@ -944,16 +1019,25 @@ async fn rrsa_provider_gets_sts_credentials_that_cams_accepts() {
         )
         .await;
     assert_eq!(v["count"], 3);
-    // Neither the OIDC token nor the issued secret anywhere in the admin API; the security
-    // token only where an RPC call sent it as a parameter (the call log shows what was sent).
+}
+
+/// Neither the OIDC token nor the issued secret anywhere in the admin API; the security
+/// token only where an RPC call sent it as a parameter (the call log shows what was sent).
+async fn no_oidc_token_or_issued_secret_in_the_admin_api(
+    sim: &Sim,
+    provider: &cams_operator::credentials::rrsa::RrsaProvider,
+    creds: &Credentials,
+    secret: &str,
+    sts_token: &str,
+) {
     for path in ["calls", "access-keys", "sts"] {
         let (_, v) = sim.admin("GET", path, Value::Null).await;
         let text = v.to_string();
-        for secret in [OIDC_TOKEN, &secret] {
+        for secret in [OIDC_TOKEN, secret] {
             assert!(!text.contains(secret), "{path}: {text}");
         }
         if path != "calls" {
-            assert!(!text.contains(&sts_token), "{path}: {text}");
+            assert!(!text.contains(sts_token), "{path}: {text}");
         }
     }
     let (_, v) = sim.admin("GET", "access-keys", Value::Null).await;
@@ -971,13 +1055,16 @@ async fn rrsa_provider_gets_sts_credentials_that_cams_accepts() {
             .expiration()
             .map(|e| e.format("%Y-%m-%dT%H:%M:%SZ").to_string())
     );
+}
 
-    // Expiring every issued credential: CAMS refuses them as a credentials problem.
+/// Expiring every issued credential: CAMS refuses them as a credentials problem.
+async fn expired_issued_credentials_are_refused(sim: &Sim, tenant: &str, creds: &Credentials) {
+    use cams_operator::cams::ChatGroupApi;
     let (_, v) = sim.admin("POST", "sts/expire", Value::Null).await;
     assert_eq!(v["expired"], 1);
     let err = sim
         .client(SignatureVersion::V3)
-        .update_chat_group(None, &creds, &update(tenant, "Late"))
+        .update_chat_group(None, creds, &update(tenant, "Late"))
         .await
         .unwrap_err();
     assert!(
@@ -1044,40 +1131,58 @@ async fn sts_credentials_expire_by_time_and_the_provider_refreshes() {
     assert_eq!(codes, ["OK", "InvalidSecurityToken.Expired", "OK"]);
 }
 
+/// A valid unsigned `AssumeRoleWithOIDC` call's parameters.
+const STS_BASE_PARAMS: [(&str, &str); 9] = [
+    ("Action", "AssumeRoleWithOIDC"),
+    ("Format", "JSON"),
+    ("Version", "2015-04-01"),
+    ("RoleArn", RRSA_ROLE),
+    ("OIDCProviderArn", RRSA_PROVIDER),
+    ("OIDCToken", OIDC_TOKEN),
+    ("RoleSessionName", "test-session"),
+    ("DurationSeconds", "900"),
+    ("Timestamp", "2026-11-26T12:00:00Z"),
+];
+
+/// [`STS_BASE_PARAMS`] without `drop` and with the values of `set`.
+fn sts_params(
+    drop: &str,
+    set: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
+    STS_BASE_PARAMS
+        .iter()
+        .filter(|(k, _)| *k != drop)
+        .map(|(k, v)| (*k, set.iter().find(|(s, _)| s == k).map_or(*v, |(_, v)| *v)))
+        .collect()
+}
+
+impl Sim {
+    /// An unsigned GET of STS with `query`: status and JSON answer.
+    async fn sts_get(&self, query: Vec<(&'static str, &'static str)>) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}/", self.base))
+            .query(&query)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap())
+    }
+}
+
 #[tokio::test]
 async fn sts_validation_errors_and_admin_settings_over_http() {
-    use cams_operator::credentials::rrsa::RrsaError;
     let sim = Sim::start().await;
-    let base_params = [
-        ("Action", "AssumeRoleWithOIDC"),
-        ("Format", "JSON"),
-        ("Version", "2015-04-01"),
-        ("RoleArn", RRSA_ROLE),
-        ("OIDCProviderArn", RRSA_PROVIDER),
-        ("OIDCToken", OIDC_TOKEN),
-        ("RoleSessionName", "test-session"),
-        ("DurationSeconds", "900"),
-        ("Timestamp", "2026-11-26T12:00:00Z"),
-    ];
-    let params =
-        |drop: &str, set: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
-            base_params
-                .iter()
-                .filter(|(k, _)| *k != drop)
-                .map(|(k, v)| (*k, set.iter().find(|(s, _)| s == k).map_or(*v, |(_, v)| *v)))
-                .collect()
-        };
-    let get = |query: Vec<(&'static str, &'static str)>| {
-        let req = sim.http.get(format!("{}/", sim.base)).query(&query);
-        async move {
-            let resp = req.send().await.unwrap();
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap())
-        }
-    };
+    sts_issues_credentials_on_get_and_post(&sim).await;
+    sts_parameter_errors(&sim).await;
+    sts_only_configured_tokens(&sim).await;
+    sts_injected_error_and_settings(&sim).await;
+}
 
-    // GET, unsigned: credentials.
-    let (status, body) = get(params("", &[])).await;
+/// GET and POST (form body), unsigned: credentials.
+async fn sts_issues_credentials_on_get_and_post(sim: &Sim) {
+    let (status, body) = sim.sts_get(sts_params("", &[])).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["Credentials"]["AccessKeyId"]
         .as_str()
@@ -1096,12 +1201,15 @@ async fn sts_validation_errors_and_admin_settings_over_http() {
     let resp = sim
         .http
         .post(format!("{}/", sim.base))
-        .form(&params("", &[]))
+        .form(&sts_params("", &[]))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+}
 
+/// Missing and invalid parameters, each with STS's error body.
+async fn sts_parameter_errors(sim: &Sim) {
     for (drop, set, status, code) in [
         ("RoleArn", &[][..], 400, "MissingParameter"),
         ("OIDCToken", &[][..], 400, "MissingParameter"),
@@ -1126,7 +1234,7 @@ async fn sts_validation_errors_and_admin_settings_over_http() {
             "InvalidParameter.RoleSessionName",
         ),
     ] {
-        let (s, body) = get(params(drop, set)).await;
+        let (s, body) = sim.sts_get(sts_params(drop, set)).await;
         assert_eq!(
             (s, body["Code"].as_str()),
             (status, Some(code)),
@@ -1136,8 +1244,10 @@ async fn sts_validation_errors_and_admin_settings_over_http() {
         assert!(body["HostId"].as_str().is_some());
         assert!(body["Recommend"].as_str().unwrap().contains("product=Sts"));
     }
+}
 
-    // Only configured tokens.
+/// Only configured tokens are accepted.
+async fn sts_only_configured_tokens(sim: &Sim) {
     let (s, v) = sim
         .admin(
             "PUT",
@@ -1150,25 +1260,31 @@ async fn sts_validation_errors_and_admin_settings_over_http() {
         v,
         json!({"acceptedTokens": 1, "durationSecs": 60, "errorCode": null, "issued": 2, "active": 2})
     );
-    let (s, body) = get(params("", &[])).await;
+    let (s, body) = sim.sts_get(sts_params("", &[])).await;
     assert_eq!(
         (s, body["Code"].as_str()),
         (401, Some("AuthenticationFail.OIDCToken.Invalid"))
     );
-    let (s, body) = get(params("", &[("OIDCToken", "another-token")])).await;
+    let (s, body) = sim
+        .sts_get(sts_params("", &[("OIDCToken", "another-token")]))
+        .await;
     assert_eq!(s, 200);
     assert_eq!(
         body["Credentials"]["Expiration"].as_str().map(str::len),
         Some(20)
     );
+}
 
-    // An injected error reaches the provider as an STS error.
+/// An injected error reaches the provider as an STS error; invalid settings are refused and
+/// the seed takes settings too.
+async fn sts_injected_error_and_settings(sim: &Sim) {
+    use cams_operator::credentials::rrsa::RrsaError;
     let (s, _) = sim
         .admin("PUT", "sts", json!({"errorCode": "ServiceUnavailable"}))
         .await;
     assert_eq!(s, 200);
     let dir = tempfile::tempdir().unwrap();
-    let provider = rrsa(&sim, &token_file(&dir, OIDC_TOKEN));
+    let provider = rrsa(sim, &token_file(&dir, OIDC_TOKEN));
     let err = provider.credentials().await.unwrap_err();
     assert!(
         matches!(&err, RrsaError::Sts { status: 503, code, .. } if code == "ServiceUnavailable"),

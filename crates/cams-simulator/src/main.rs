@@ -1,21 +1,7 @@
 //! `cams-simulator`: a local fake of Alibaba Cloud CAMS's group API (version 2020-06-06) over
 //! HTTP on loopback, with both signature schemes verified, in-memory groups per tenant, fault
-//! injection and an admin API; also STS `AssumeRoleWithOIDC` for RRSA. See README.md beside
-//! this file.
-
-mod actions;
-mod admin;
-mod auth;
-mod cams;
-mod envelope;
-mod faults;
-mod server;
-mod state;
-mod sts;
-mod util;
-
-#[cfg(test)]
-mod http_tests;
+//! injection and an admin API; also STS `AssumeRoleWithOIDC` for RRSA. The command line
+//! around the library; see README.md beside this crate.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -29,9 +15,8 @@ use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::admin::{apply_seed, Seed};
-use crate::server::App;
-use crate::state::{AccessKeySpec, State};
+use cams_simulator::server;
+use cams_simulator::{apply_seed, AccessKeySpec, App, Seed, State};
 
 /// A local fake of Alibaba Cloud CAMS (Chat App Message Service) group API for tests.
 #[derive(Debug, Parser)]
@@ -119,9 +104,7 @@ fn access_key_arg(text: &str) -> anyhow::Result<(String, AccessKeySpec)> {
         id.to_string(),
         AccessKeySpec {
             access_key_id: Some(id.to_string()),
-            access_key_secret: secret.to_string(),
-            security_tokens: Vec::new(),
-            inactive: false,
+            ..AccessKeySpec::new(secret)
         },
     ))
 }

@@ -4,17 +4,18 @@
 //! expire (then they answer `InvalidSecurityToken.Expired`). See README.md beside this file.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::actions::Params;
-use crate::cams::{elapsed_ms, new_entry};
+use crate::api::StsView;
+use crate::app::App;
+use crate::calllog::{elapsed_ms, CallEntry, Fault};
 use crate::envelope::{status_for, ApiError};
-use crate::server::{json_response, App, Reply};
-use crate::state::{AccessKey, SecurityToken, State};
+use crate::http::{json_response, Reply};
+use crate::request::Arrival;
+use crate::state::{AccessKey, SecurityToken, State, StsConfig};
 use crate::util::{random_alnum, request_id};
 
 /// The action.
@@ -65,15 +66,7 @@ impl From<ApiError> for Refusal {
 }
 
 /// Handles one `AssumeRoleWithOIDC` call (any method, any signature, which is ignored).
-pub fn handle(
-    app: &App,
-    remote: SocketAddr,
-    user_agent: Option<String>,
-    host: &str,
-    params: &[(String, String)],
-    arrived: Instant,
-    arrived_at: DateTime<Utc>,
-) -> Reply {
+pub fn handle(app: &App, arrival: &Arrival, params: &[(String, String)]) -> Reply {
     let logged: BTreeMap<String, String> = params
         .iter()
         .filter(|(k, _)| k != "Signature")
@@ -86,7 +79,13 @@ pub fn handle(
             (k.clone(), value)
         })
         .collect();
-    let mut entry = new_entry(arrived_at, remote, user_agent, Some(ACTION.into()), logged);
+    let mut entry = CallEntry::arrived(
+        arrival.at_utc,
+        arrival.remote,
+        arrival.user_agent.clone(),
+        Some(ACTION.into()),
+        logged,
+    );
     let now = Utc::now();
     let rid = request_id();
     let outcome = assume_role(&mut app.lock(), Params(params), now);
@@ -99,12 +98,12 @@ pub fn handle(
         }
         Err(refusal) => {
             if refusal.injected {
-                entry.fault = Some("error");
+                entry.fault = Some(Fault::Error);
             }
             let error = refusal.error;
             (
                 error.status,
-                error_body(&rid, host, &error),
+                error_body(&rid, &arrival.host, &error),
                 error.retry_after_secs,
                 error.code,
             )
@@ -112,7 +111,7 @@ pub fn handle(
     };
     entry.status = status;
     entry.request_id = Some(rid.clone());
-    entry.duration_ms = elapsed_ms(arrived);
+    entry.duration_ms = elapsed_ms(arrival.at);
     tracing::debug!(
         code,
         status,
@@ -175,19 +174,7 @@ pub fn assume_role(
     p: Params<'_>,
     now: DateTime<Utc>,
 ) -> Result<Issued, Refusal> {
-    match p.get("Version").filter(|v| !v.is_empty()) {
-        None => return Err(ApiError::missing("Version").into()),
-        Some(VERSION) => {}
-        Some(other) => {
-            return Err(sts_error(
-                "InvalidVersion",
-                format!(
-                    "Specified parameter Version {other:?} is not valid: STS speaks {VERSION}."
-                ),
-            )
-            .into())
-        }
-    }
+    check_version(p)?;
     let role_arn = p.required("RoleArn")?;
     let Some((account, role)) = parse_arn(role_arn, "role") else {
         return Err(sts_error(
@@ -205,53 +192,87 @@ pub fn assume_role(
         .into());
     }
     let token = p.required("OIDCToken")?;
-    if !OIDC_TOKEN_CHARS.contains(&token.chars().count()) {
-        return Err(sts_error(
-            "InvalidParameter.OIDCToken",
-            format!(
-                "The parameter OIDCToken must be {} to {} characters long.",
-                OIDC_TOKEN_CHARS.start(),
-                OIDC_TOKEN_CHARS.end()
-            ),
-        )
-        .into());
+    check_token_length(token)?;
+    let session = session_name(p)?;
+    let duration = duration_secs(p)?;
+    check_policy(p)?;
+    check_settings(&state.sts, token)?;
+    Ok(issue(state, account, role, session, duration, now))
+}
+
+/// `Version` must be STS's.
+fn check_version(p: Params<'_>) -> Result<(), ApiError> {
+    match p.get("Version").filter(|v| !v.is_empty()) {
+        None => Err(ApiError::missing("Version")),
+        Some(VERSION) => Ok(()),
+        Some(other) => Err(sts_error(
+            "InvalidVersion",
+            format!("Specified parameter Version {other:?} is not valid: STS speaks {VERSION}."),
+        )),
     }
-    let session = match p.get("RoleSessionName").filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) if is_session_name(s) => Some(s.to_string()),
-        Some(_) => {
-            return Err(sts_error(
-                "InvalidParameter.RoleSessionName",
-                "The parameter RoleSessionName is wrongly formed: 2 to 64 characters of A-Z a-z 0-9 . @ - _.",
+}
+
+/// The OIDC token's length must be within [`OIDC_TOKEN_CHARS`].
+fn check_token_length(token: &str) -> Result<(), ApiError> {
+    if OIDC_TOKEN_CHARS.contains(&token.chars().count()) {
+        return Ok(());
+    }
+    Err(sts_error(
+        "InvalidParameter.OIDCToken",
+        format!(
+            "The parameter OIDCToken must be {} to {} characters long.",
+            OIDC_TOKEN_CHARS.start(),
+            OIDC_TOKEN_CHARS.end()
+        ),
+    ))
+}
+
+/// The optional `RoleSessionName`, when well formed.
+fn session_name(p: Params<'_>) -> Result<Option<String>, ApiError> {
+    match p.get("RoleSessionName").filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if is_session_name(s) => Ok(Some(s.to_string())),
+        Some(_) => Err(sts_error(
+            "InvalidParameter.RoleSessionName",
+            "The parameter RoleSessionName is wrongly formed: 2 to 64 characters of A-Z a-z 0-9 . @ - _.",
+        )),
+    }
+}
+
+/// `DurationSeconds`, [`DEFAULT_DURATION_SECS`] when absent.
+fn duration_secs(p: Params<'_>) -> Result<u64, ApiError> {
+    let Some(text) = p.get("DurationSeconds").filter(|s| !s.is_empty()) else {
+        return Ok(DEFAULT_DURATION_SECS);
+    };
+    text.parse::<u64>()
+        .ok()
+        .filter(|d| (MIN_DURATION_SECS..=MAX_DURATION_SECS).contains(d))
+        .ok_or_else(|| {
+            sts_error(
+                "InvalidParameter.DurationSeconds",
+                format!(
+                    "The Min/Max value of DurationSeconds is {MIN_DURATION_SECS}/{MAX_DURATION_SECS} seconds."
+                ),
             )
-            .into())
-        }
-    };
-    let duration = match p.get("DurationSeconds").filter(|s| !s.is_empty()) {
-        None => DEFAULT_DURATION_SECS,
-        Some(text) => text
-            .parse::<u64>()
-            .ok()
-            .filter(|d| (MIN_DURATION_SECS..=MAX_DURATION_SECS).contains(d))
-            .ok_or_else(|| {
-                sts_error(
-                    "InvalidParameter.DurationSeconds",
-                    format!(
-                        "The Min/Max value of DurationSeconds is {MIN_DURATION_SECS}/{MAX_DURATION_SECS} seconds."
-                    ),
-                )
-            })?,
-    };
-    if let Some(policy) = p.get("Policy").filter(|s| !s.trim().is_empty()) {
-        if !serde_json::from_str::<Value>(policy).is_ok_and(|v| v.is_object()) {
-            return Err(sts_error(
+        })
+}
+
+/// An optional `Policy` must be a JSON object.
+fn check_policy(p: Params<'_>) -> Result<(), ApiError> {
+    match p.get("Policy").filter(|s| !s.trim().is_empty()) {
+        Some(policy) if !serde_json::from_str::<Value>(policy).is_ok_and(|v| v.is_object()) => {
+            Err(sts_error(
                 "InvalidParameter.PolicyGrammar",
                 "The parameter Policy has not passed grammar check.",
-            )
-            .into());
+            ))
         }
+        _ => Ok(()),
     }
-    if let Some(code) = &state.sts.error_code {
+}
+
+/// The STS settings: an injected error code, then the accepted tokens.
+fn check_settings(sts: &StsConfig, token: &str) -> Result<(), Refusal> {
+    if let Some(code) = &sts.error_code {
         let mut error = ApiError::injected(code);
         error.status = status_of(code);
         error.access_denied_detail = None;
@@ -260,16 +281,14 @@ pub fn assume_role(
             injected: true,
         });
     }
-    if let Some(accepted) = &state.sts.accepted_tokens {
-        if !accepted.iter().any(|t| t == token) {
-            return Err(sts_error(
-                "AuthenticationFail.OIDCToken.Invalid",
-                "The OIDC token is not one the simulator accepts (see PUT /admin/sts).",
-            )
-            .into());
-        }
+    match &sts.accepted_tokens {
+        Some(accepted) if !accepted.iter().any(|t| t == token) => Err(sts_error(
+            "AuthenticationFail.OIDCToken.Invalid",
+            "The OIDC token is not one the simulator accepts (see PUT /admin/sts).",
+        )
+        .into()),
+        _ => Ok(()),
     }
-    Ok(issue(state, account, role, session, duration, now))
 }
 
 fn issue(
@@ -310,21 +329,23 @@ fn issue(
     state.sts_issued_total += 1;
     let session = session.unwrap_or_else(|| format!("sim-{}", random_alnum(8)));
     let role_id = rand::random::<u64>() % 100_000_000_000_000_000;
-    let fields = json!({
-        "AssumedRoleUser": {
+    let mut fields = Map::new();
+    fields.insert(
+        "AssumedRoleUser".into(),
+        json!({
             "Arn": format!("acs:ram::{account}:role/{role}/{session}"),
             "AssumedRoleId": format!("3{role_id:017}:{session}"),
-        },
-        "Credentials": {
+        }),
+    );
+    fields.insert(
+        "Credentials".into(),
+        json!({
             "AccessKeyId": access_key_id,
             "AccessKeySecret": secret,
             "SecurityToken": security_token,
             "Expiration": expiration.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        },
-    });
-    let Value::Object(fields) = fields else {
-        unreachable!("a JSON object literal")
-    };
+        }),
+    );
     tracing::info!(%access_key_id, %expiration, role, "issued STS credentials");
     Issued {
         access_key_id,
@@ -368,20 +389,19 @@ pub fn active(state: &State, now: DateTime<Utc>) -> usize {
 }
 
 /// The `GET`/`PUT /admin/sts` answer (tokens are counted, never listed).
-pub fn admin_view(state: &State, now: DateTime<Utc>) -> Value {
-    json!({
-        "acceptedTokens": state.sts.accepted_tokens.as_ref().map(Vec::len),
-        "durationSecs": state.sts.duration_secs,
-        "errorCode": state.sts.error_code,
-        "issued": state.sts_issued_total,
-        "active": active(state, now),
-    })
+pub fn admin_view(state: &State, now: DateTime<Utc>) -> StsView {
+    StsView {
+        accepted_tokens: state.sts.accepted_tokens.as_ref().map(Vec::len),
+        duration_secs: state.sts.duration_secs,
+        error_code: state.sts.error_code.clone(),
+        issued: state.sts_issued_total,
+        active: active(state, now),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::StsConfig;
     use chrono::TimeZone;
     use std::time::Duration;
 

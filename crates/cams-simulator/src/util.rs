@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use rand::Rng;
 
-use cams_operator::cams::encode::percent_decode;
+use crate::sign::percent_decode;
 
 /// A fresh upper-case UUID-like request id (`8-4-4-4-12` hex digits).
 pub fn request_id() -> String {

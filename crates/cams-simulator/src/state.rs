@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::calllog::CallLog;
 use crate::faults::{FaultConfig, TokenBucket};
 use crate::util;
 
@@ -45,7 +46,7 @@ impl SecurityToken {
 }
 
 /// A token in JSON: a plain string, or `{"token": "...", "expired": true}`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TokenSpec {
     /// Just the value (not expired).
@@ -64,11 +65,11 @@ impl From<TokenSpec> for SecurityToken {
 }
 
 /// An access key as configured (seed file, `--access-key`, admin API).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccessKeySpec {
     /// The AccessKeyId (optional in `PUT /admin/access-keys/{id}`, where the path names it).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key_id: Option<String>,
     /// The AccessKeySecret.
     pub access_key_secret: String,
@@ -78,6 +79,28 @@ pub struct AccessKeySpec {
     /// An inactive key is refused with `InvalidAccessKeyId.Inactive`.
     #[serde(default)]
     pub inactive: bool,
+}
+
+impl AccessKeySpec {
+    /// An active key with `secret` and no security tokens (the id comes from elsewhere,
+    /// e.g. the path of `PUT /admin/access-keys/{id}`).
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self {
+            access_key_id: None,
+            access_key_secret: secret.into(),
+            security_tokens: Vec::new(),
+            inactive: false,
+        }
+    }
+
+    /// The same key requiring one of `tokens` on every call.
+    pub fn with_tokens<T: Into<String>>(mut self, tokens: impl IntoIterator<Item = T>) -> Self {
+        self.security_tokens = tokens
+            .into_iter()
+            .map(|t| TokenSpec::Plain(t.into()))
+            .collect();
+        self
+    }
 }
 
 /// A stored access key.
@@ -147,78 +170,101 @@ impl StsConfig {
 }
 
 /// A group as seeded through the seed file or `POST /admin/groups`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GroupSeed {
-    /// Tenant.
+    /// The tenant (CAMS `CustSpaceId`) the group belongs to.
     pub cust_space_id: String,
-    /// Business number.
+    /// The WhatsApp business number that owns the group.
     pub business_number: String,
-    /// Generated when absent.
-    #[serde(default)]
+    /// The group's id; a `SIM…` id is generated when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
-    /// Subject.
-    #[serde(default)]
+    /// The group's subject (its WhatsApp name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// Description.
-    #[serde(default)]
+    /// The group's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Profile picture URL.
-    #[serde(default)]
+    /// The profile picture URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_picture_file: Option<String>,
-    /// Default `ACTIVE`.
-    #[serde(default)]
+    /// The group's status; `ACTIVE` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_status: Option<String>,
-    /// Default `NORMAL`.
-    #[serde(default)]
+    /// The group's type; `NORMAL` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_type: Option<String>,
-    /// Group link.
-    #[serde(default)]
+    /// The group link CAMS reports (`ListChatGroup` filters on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_link: Option<String>,
-    /// Invite link.
-    #[serde(default)]
+    /// The current invite link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invite_link: Option<String>,
-    /// Default `OWNER`.
-    #[serde(default)]
+    /// The business number's role in the group; `OWNER` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_role: Option<String>,
-    /// Participant numbers.
-    #[serde(default)]
+    /// The participants' phone numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub participants: Vec<String>,
 }
 
-/// A stored group.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+impl GroupSeed {
+    /// A group of tenant `cust_space_id` and `business_number` with id `group_id`, every
+    /// other field left to its default.
+    pub fn new(
+        cust_space_id: impl Into<String>,
+        business_number: impl Into<String>,
+        group_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            cust_space_id: cust_space_id.into(),
+            business_number: business_number.into(),
+            group_id: Some(group_id.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The same group with `subject` set.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+}
+
+/// A stored group, as the admin API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
-    /// Tenant.
+    /// The tenant (CAMS `CustSpaceId`).
     pub cust_space_id: String,
-    /// Business number.
+    /// The WhatsApp business number that owns the group.
     pub business_number: String,
-    /// Group id.
+    /// The group's id.
     pub group_id: String,
-    /// Subject.
+    /// The group's subject (its WhatsApp name).
     pub subject: Option<String>,
-    /// Description.
+    /// The group's description.
     pub description: Option<String>,
-    /// Profile picture URL as sent.
+    /// The profile picture URL, as sent.
     pub profile_picture_file: Option<String>,
-    /// ACTIVE, INACTIVE, SUSPENDED, CREATING, DELETING, UPDATING.
+    /// ACTIVE, INACTIVE, SUSPENDED, CREATING, DELETING or UPDATING.
     pub group_status: String,
-    /// Group type.
+    /// The group's type (`NORMAL` unless seeded otherwise).
     pub group_type: String,
-    /// Group link.
+    /// The group link CAMS reports.
     pub group_link: Option<String>,
-    /// Current invite link.
+    /// The current invite link.
     pub invite_link: Option<String>,
     /// The business number's role in the group.
     pub business_role: String,
-    /// Participant numbers.
+    /// The participants' phone numbers.
     pub participants: Vec<String>,
     /// The `UniqueCode` AddChatGroup returned (or one made up for seeded groups).
     pub unique_code: String,
-    /// Creation time, ms since the epoch.
+    /// Creation time, milliseconds since the epoch.
     pub gmt_create: i64,
-    /// Last change, ms since the epoch.
+    /// Time of the last change, milliseconds since the epoch.
     pub gmt_modifier: i64,
 }
 
@@ -304,110 +350,10 @@ impl NonceCache {
     pub fn len(&self) -> usize {
         self.seen.len()
     }
-}
 
-/// One entry of the call log.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CallEntry {
-    /// Sequence number, from 1, never reused (not even after a clear).
-    pub seq: u64,
-    /// When the call arrived (RFC 3339, milliseconds, real clock).
-    pub time: String,
-    /// The action, as sent.
-    pub action: Option<String>,
-    /// The AccessKeyId the call claimed.
-    pub access_key_id: Option<String>,
-    /// `v3` or `rpc` (`null` when no signature was recognised).
-    pub signature_scheme: Option<&'static str>,
-    /// Whether the call carried a security token.
-    pub security_token: bool,
-    /// Whether the AccessKeyId was issued by the simulator's `AssumeRoleWithOIDC` (false for
-    /// the `AssumeRoleWithOIDC` call itself).
-    pub sts_issued: bool,
-    /// The client's address.
-    pub remote_addr: String,
-    /// The `User-Agent`.
-    pub user_agent: Option<String>,
-    /// The `CustSpaceId` parameter.
-    pub cust_space_id: Option<String>,
-    /// All decoded query (and form body) parameters except `Signature`.
-    pub params: BTreeMap<String, String>,
-    /// HTTP status (0 when the connection was reset or the call hangs forever).
-    pub status: u16,
-    /// The response `Code` (`OK`, an error code, `ConnectionReset` or `Hang`).
-    pub code: String,
-    /// The response `RequestId`.
-    pub request_id: Option<String>,
-    /// The injected fault that decided the outcome: `reset`, `hang`, `error`, `throttle`.
-    pub fault: Option<&'static str>,
-    /// Time from arrival to answer, in milliseconds.
-    pub duration_ms: u64,
-}
-
-/// A bounded call log: the newest `capacity` entries.
-#[derive(Debug)]
-pub struct CallLog {
-    capacity: usize,
-    entries: VecDeque<CallEntry>,
-    next_seq: u64,
-}
-
-impl CallLog {
-    /// An empty log.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            capacity: capacity.max(1),
-            entries: VecDeque::new(),
-            next_seq: 1,
-        }
-    }
-
-    /// Appends an entry, assigning its sequence number. O(1).
-    pub fn push(&mut self, mut entry: CallEntry) -> u64 {
-        entry.seq = self.next_seq;
-        self.next_seq += 1;
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
-        }
-        let seq = entry.seq;
-        self.entries.push_back(entry);
-        seq
-    }
-
-    /// The last sequence number handed out (0 before the first call).
-    pub fn last_seq(&self) -> u64 {
-        self.next_seq - 1
-    }
-
-    /// Entries with `seq > since`, oldest first, at most `limit` of those matching `filter`.
-    pub fn since(
-        &self,
-        since: u64,
-        limit: usize,
-        filter: impl Fn(&CallEntry) -> bool,
-    ) -> Vec<CallEntry> {
-        let first = self.entries.front().map_or(self.next_seq, |e| e.seq);
-        let skip = since.saturating_add(1).saturating_sub(first) as usize;
-        self.entries
-            .iter()
-            .skip(skip)
-            .filter(|e| filter(e))
-            .take(limit)
-            .cloned()
-            .collect()
-    }
-
-    /// Drops every entry; returns how many there were. Sequence numbers keep counting.
-    pub fn clear(&mut self) -> usize {
-        let n = self.entries.len();
-        self.entries.clear();
-        n
-    }
-
-    /// Entries held.
-    pub fn len(&self) -> usize {
-        self.entries.len()
+    /// Whether no nonce is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
     }
 }
 
@@ -515,54 +461,6 @@ mod tests {
         // After the window the nonce is forgotten, and so are its contemporaries.
         assert!(cache.insert("ak", "n1", t0 + Duration::from_secs(901)));
         assert_eq!(cache.len(), 1);
-    }
-
-    fn entry(code: &str, tenant: &str) -> CallEntry {
-        CallEntry {
-            seq: 0,
-            time: String::new(),
-            action: Some("UpdateChatGroup".into()),
-            access_key_id: None,
-            signature_scheme: None,
-            security_token: false,
-            sts_issued: false,
-            remote_addr: String::new(),
-            user_agent: None,
-            cust_space_id: Some(tenant.into()),
-            params: BTreeMap::new(),
-            status: 200,
-            code: code.into(),
-            request_id: None,
-            fault: None,
-            duration_ms: 0,
-        }
-    }
-
-    #[test]
-    fn call_log_is_bounded_and_reads_since_a_sequence_number() {
-        let mut log = CallLog::new(3);
-        assert_eq!(log.last_seq(), 0);
-        for i in 0..5 {
-            log.push(entry(&format!("C{i}"), if i % 2 == 0 { "a" } else { "b" }));
-        }
-        assert_eq!(log.len(), 3);
-        assert_eq!(log.last_seq(), 5);
-        let all: Vec<u64> = log.since(0, 100, |_| true).iter().map(|e| e.seq).collect();
-        assert_eq!(all, [3, 4, 5]);
-        let after4: Vec<u64> = log.since(4, 100, |_| true).iter().map(|e| e.seq).collect();
-        assert_eq!(after4, [5]);
-        assert!(log.since(5, 100, |_| true).is_empty());
-        assert!(log.since(99, 100, |_| true).is_empty());
-        let tenant_a: Vec<u64> = log
-            .since(0, 100, |e| e.cust_space_id.as_deref() == Some("a"))
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        assert_eq!(tenant_a, [3, 5]);
-        assert_eq!(log.since(0, 1, |_| true).len(), 1);
-        assert_eq!(log.clear(), 3);
-        log.push(entry("X", "a"));
-        assert_eq!(log.since(0, 100, |_| true)[0].seq, 6);
     }
 
     #[test]

@@ -1,74 +1,20 @@
-//! Signature verification of both schemes against what was actually received, using the
-//! library's canonicalisation and signing functions.
+//! Signature verification of both schemes against what was actually received, with the
+//! simulator's own canonicalisation and signing functions (`sign.rs`).
 
 use chrono::{DateTime, Utc};
-use hyper::HeaderMap;
 
-use cams_operator::cams::encode::canonical_query;
-use cams_operator::cams::sign::{
-    rpc_signature, rpc_string_to_sign, sha256_hex, v3_signature, v3_string_to_sign, V3_ALGORITHM,
-};
-
+use crate::calllog::SignatureScheme as Scheme;
 use crate::envelope::ApiError;
+use crate::request::Incoming;
+use crate::sign::{
+    canonical_query, rpc_signature, rpc_string_to_sign, sha256_hex, v3_signature,
+    v3_string_to_sign, V3_ALGORITHM,
+};
 use crate::state::AccessKey;
 use crate::util::{constant_time_eq, parse_acs_timestamp};
 
 /// The largest accepted distance between a request's timestamp and the simulator's clock.
 pub const MAX_SKEW_SECS: i64 = 15 * 60;
-
-/// A received request, as the verifier sees it.
-#[derive(Debug)]
-pub struct Incoming<'a> {
-    /// HTTP method as received.
-    pub method: &'a str,
-    /// Path as received (`/`).
-    pub path: &'a str,
-    /// Decoded query string parameters, in the order received.
-    pub query: &'a [(String, String)],
-    /// Decoded form-body parameters (RPC signs them along with the query).
-    pub form: &'a [(String, String)],
-    /// Headers as received.
-    pub headers: &'a HeaderMap,
-    /// The body.
-    pub body: &'a [u8],
-}
-
-impl Incoming<'_> {
-    /// The first value of a header, lossily decoded.
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
-    }
-
-    /// The first value of a query (or form) parameter.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .chain(self.form)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// The two signature schemes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// `ACS3-HMAC-SHA256` in the `Authorization` header.
-    V3,
-    /// RPC HMAC-SHA1 in the query string.
-    Rpc,
-}
-
-impl Scheme {
-    /// `v3` or `rpc`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::V3 => "v3",
-            Self::Rpc => "rpc",
-        }
-    }
-}
 
 /// Which scheme a request uses, if any is recognisable.
 pub fn detect(req: &Incoming<'_>) -> Option<Scheme> {
@@ -87,7 +33,7 @@ pub fn detect(req: &Incoming<'_>) -> Option<Scheme> {
 /// What a request claims about its signature, read before any key is looked up.
 #[derive(Clone, Debug)]
 pub struct Claim {
-    /// Scheme.
+    /// The signature scheme the request uses.
     pub scheme: Scheme,
     /// The AccessKeyId.
     pub access_key_id: String,
@@ -118,7 +64,37 @@ pub fn read_claim(req: &Incoming<'_>) -> Result<Claim, ApiError> {
 }
 
 fn read_v3(req: &Incoming<'_>) -> Result<Claim, ApiError> {
-    let authorization = req.header("authorization").unwrap_or_default();
+    let authorization = parse_authorization(&req.header("authorization").unwrap_or_default())?;
+    let timestamp = required_header(req, "x-acs-date")?;
+    let nonce = required_header(req, "x-acs-signature-nonce")?;
+    let content_sha256 = required_header(req, "x-acs-content-sha256")?;
+    required_header(req, "host")?;
+    let names = signed_header_names(&authorization.signed_headers)?;
+    check_every_acs_header_signed(req, &names)?;
+    check_content_hash(req.body, &content_sha256)?;
+    let canonical = v3_canonical_request(req, &names, &content_sha256);
+    Ok(Claim {
+        scheme: Scheme::V3,
+        access_key_id: authorization.credential,
+        signature: authorization.signature,
+        string_to_sign: v3_string_to_sign(&canonical),
+        canonical_request: Some(canonical),
+        security_token: req.header("x-acs-security-token"),
+        timestamp,
+        nonce,
+    })
+}
+
+/// The three parts of a V3 `Authorization` header.
+struct V3Authorization {
+    credential: String,
+    signed_headers: String,
+    signature: String,
+}
+
+/// Parses `ACS3-HMAC-SHA256 Credential=…,SignedHeaders=…,Signature=…` (parts in any order,
+/// spaces around them allowed).
+fn parse_authorization(authorization: &str) -> Result<V3Authorization, ApiError> {
     let Some(rest) = authorization
         .strip_prefix(V3_ALGORITHM)
         .filter(|r| r.starts_with(' '))
@@ -128,44 +104,37 @@ fn read_v3(req: &Incoming<'_>) -> Result<Claim, ApiError> {
             "Unsupported signature algorithm {algorithm:?}: expected {V3_ALGORITHM}."
         )));
     };
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in rest.split(',') {
-        let part = part.trim();
-        if let Some(v) = part.strip_prefix("Credential=") {
-            credential = Some(v.trim());
-        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
-            signed_headers = Some(v.trim());
-        } else if let Some(v) = part.strip_prefix("Signature=") {
-            signature = Some(v.trim());
-        }
+    let part = |name: &str| -> Result<String, ApiError> {
+        let prefix = format!("{name}=");
+        // The last occurrence of a part counts.
+        rest.split(',')
+            .filter_map(|p| p.trim().strip_prefix(prefix.as_str()))
+            .next_back()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::incomplete(format!("The Authorization header has no {name}.")))
+    };
+    Ok(V3Authorization {
+        credential: part("Credential")?,
+        signed_headers: part("SignedHeaders")?,
+        signature: part("Signature")?,
+    })
+}
+
+/// A header that must be present and non-empty.
+fn required_header(req: &Incoming<'_>, name: &str) -> Result<String, ApiError> {
+    match req.header(name) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(ApiError::incomplete(format!(
+            "The header {name} is missing."
+        ))),
     }
-    let field = |value: Option<&str>, name: &str| -> Result<String, ApiError> {
-        match value {
-            Some(v) if !v.is_empty() => Ok(v.to_string()),
-            _ => Err(ApiError::incomplete(format!(
-                "The Authorization header has no {name}."
-            ))),
-        }
-    };
-    let access_key_id = field(credential, "Credential")?;
-    let signed_headers = field(signed_headers, "SignedHeaders")?;
-    let signature = field(signature, "Signature")?;
+}
 
-    let required = |name: &str| -> Result<String, ApiError> {
-        match req.header(name) {
-            Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(ApiError::incomplete(format!(
-                "The header {name} is missing."
-            ))),
-        }
-    };
-    let timestamp = required("x-acs-date")?;
-    let nonce = required("x-acs-signature-nonce")?;
-    let content_sha256 = required("x-acs-content-sha256")?;
-    required("host")?;
-
+/// The `SignedHeaders` list lower-cased, sorted and deduplicated; it must name `host` and
+/// only valid header names.
+fn signed_header_names(signed_headers: &str) -> Result<Vec<String>, ApiError> {
     let mut names: Vec<String> = signed_headers
         .split(';')
         .map(|n| n.trim().to_ascii_lowercase())
@@ -184,33 +153,47 @@ fn read_v3(req: &Incoming<'_>) -> Result<Claim, ApiError> {
     if !names.iter().any(|n| n == "host") {
         return Err(ApiError::incomplete("SignedHeaders must include host."));
     }
+    Ok(names)
+}
+
+/// Every `x-acs-*` header sent must be signed.
+fn check_every_acs_header_signed(req: &Incoming<'_>, names: &[String]) -> Result<(), ApiError> {
     let mut unsigned: Vec<&str> = req
         .headers
         .keys()
         .map(|k| k.as_str())
         .filter(|k| k.starts_with("x-acs-") && !names.iter().any(|n| n == k))
         .collect();
-    if !unsigned.is_empty() {
-        unsigned.sort();
-        unsigned.dedup();
-        return Err(ApiError::incomplete(format!(
-            "SignedHeaders must include every x-acs-* header sent; missing: {}.",
-            unsigned.join(", ")
-        )));
+    if unsigned.is_empty() {
+        return Ok(());
     }
+    unsigned.sort();
+    unsigned.dedup();
+    Err(ApiError::incomplete(format!(
+        "SignedHeaders must include every x-acs-* header sent; missing: {}.",
+        unsigned.join(", ")
+    )))
+}
 
-    let body_hash = sha256_hex(req.body);
-    if !content_sha256.eq_ignore_ascii_case(&body_hash) {
-        return Err(ApiError::new(
-            "SignatureDoesNotMatch",
-            format!(
-                "The x-acs-content-sha256 header {content_sha256} does not match the SHA-256 of the request body ({body_hash})."
-            ),
-        ));
+/// `x-acs-content-sha256` must be the body's hash.
+fn check_content_hash(body: &[u8], content_sha256: &str) -> Result<(), ApiError> {
+    let body_hash = sha256_hex(body);
+    if content_sha256.eq_ignore_ascii_case(&body_hash) {
+        return Ok(());
     }
+    Err(ApiError::new(
+        "SignatureDoesNotMatch",
+        format!(
+            "The x-acs-content-sha256 header {content_sha256} does not match the SHA-256 of the request body ({body_hash})."
+        ),
+    ))
+}
 
+/// The V3 canonical request rebuilt from what was received: the signed headers' values
+/// trimmed, repeated values sorted and joined with `,`.
+fn v3_canonical_request(req: &Incoming<'_>, names: &[String], content_sha256: &str) -> String {
     let mut block = String::new();
-    for name in &names {
+    for name in names {
         let mut values: Vec<String> = req
             .headers
             .get_all(name.as_str())
@@ -224,22 +207,12 @@ fn read_v3(req: &Incoming<'_>) -> Result<Claim, ApiError> {
         block.push('\n');
     }
     let path = if req.path.is_empty() { "/" } else { req.path };
-    let canonical = format!(
+    format!(
         "{}\n{path}\n{}\n{block}\n{}\n{content_sha256}",
         req.method,
         canonical_query(req.query),
         names.join(";"),
-    );
-    Ok(Claim {
-        scheme: Scheme::V3,
-        access_key_id,
-        signature,
-        string_to_sign: v3_string_to_sign(&canonical),
-        canonical_request: Some(canonical),
-        security_token: req.header("x-acs-security-token"),
-        timestamp,
-        nonce,
-    })
+    )
 }
 
 fn read_rpc(req: &Incoming<'_>) -> Result<Claim, ApiError> {
@@ -390,7 +363,9 @@ pub fn nonce_used() -> ApiError {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+    // Requests are signed by the operator's signer (a dev-dependency): the verifier here and
+    // that signer are the two independent implementations that must agree.
     use super::*;
     use cams_operator::cams::endpoint::Endpoint;
     use cams_operator::cams::request::{
@@ -399,6 +374,7 @@ pub(crate) mod tests {
     use cams_operator::cams::Credentials;
     use chrono::{Duration, TimeZone};
     use hyper::header::{HeaderName, HeaderValue};
+    use hyper::HeaderMap;
 
     use crate::state::SecurityToken;
     use crate::util::decode_form;
