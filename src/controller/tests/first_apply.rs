@@ -68,7 +68,7 @@ async fn first_apply_reads_the_secret_calls_cams_once_writes_status_once_and_pub
     assert_eq!(body["kind"], "ChatGroup");
 
     // The envelope exactly as CAMS returned it (Success false with Code OK, the RequestId's
-    // trailing newline kept), under the contract's field names.
+    // trailing newline kept), under the status field names the README documents.
     let wire = &body["status"];
     assert_eq!(wire["success"], false);
     assert_eq!(wire["code"], "OK");
