@@ -33,6 +33,8 @@ STOP_GRACE=20 # seconds between SIGTERM and SIGKILL
 
 log() { printf '%s\n' "$*" >&2; }
 die() { printf 'localcluster: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../go-build.sh
+source "$HERE/../go-build.sh"
 
 # ---------------------------------------------------------------------------------------
 # Build
@@ -73,14 +75,6 @@ all_built() {
   done
 }
 
-find_go() {
-  if [[ -n "${GO:-}" ]]; then :
-  elif command -v go >/dev/null 2>&1; then GO=go
-  elif [[ -x /usr/local/go/bin/go ]]; then GO=/usr/local/go/bin/go
-  else die "no Go toolchain found (set GO=/path/to/go; need go >= $(go_directive))"
-  fi
-}
-
 go_directive() { awk '$1=="go"{print $2; exit}' "$HERE/apiserver/go.mod"; }
 
 check_go_version() {
@@ -99,7 +93,6 @@ check_go_version() {
   GO_VERSION="$have"
 }
 
-TICKER_PID=""
 TMP_BIN=""
 LOCK_FD_OPEN=""
 BUILD_PID=""
@@ -110,9 +103,9 @@ build_cleanup() {
     wait "$BUILD_PID" 2>/dev/null || true
   fi
   if [[ -n "$GO_TMP" ]]; then rm -rf "$GO_TMP"; fi
-  if [[ -n "$TICKER_PID" ]]; then kill "$TICKER_PID" 2>/dev/null || true; wait "$TICKER_PID" 2>/dev/null || true; fi
+  go_ticker_stop
   if [[ -n "$TMP_BIN" ]]; then rm -f "$TMP_BIN"; fi
-  TICKER_PID=""; TMP_BIN=""; BUILD_PID=""; GO_TMP=""
+  TMP_BIN=""; BUILD_PID=""; GO_TMP=""
 }
 
 build_one() { # idx total name moddir pkg
@@ -125,10 +118,7 @@ build_one() { # idx total name moddir pkg
   esac
   log "[$idx/$total] building ${label}${hint}…"
   start=$(date +%s)
-  # Ticker: the trap kills its sleep too, so no stray child keeps our stderr open.
-  ( sp=""; trap 'kill $sp 2>/dev/null; exit 0' TERM
-    while :; do sleep 30 & sp=$!; wait "$sp"; log "      still building ${name}… $(( $(date +%s) - start ))s"; done ) &
-  TICKER_PID=$!
+  go_ticker_start "$name" "$start" "      "
   TMP_BIN="$BIN_DIR/.${name}.tmp.$$"
   # go build runs in the background in its own process group and we `wait` for it, so a
   # signal sent to this script alone is handled at once and stops the compilers too. Its
@@ -154,16 +144,12 @@ build_one() { # idx total name moddir pkg
 
 cmd_build() {
   if all_built; then log "cached: $BIN_DIR"; return 0; fi
-  find_go
+  go_find
   check_go_version
   mkdir -p "$BIN_DIR"
   # Serialize concurrent builds of the same key (parallel CI jobs / tests).
   if command -v flock >/dev/null 2>&1; then
-    exec 9>"$BIN_DIR/.build.lock"
-    if ! flock -n 9; then
-      log "another build of $BIN_DIR is running; waiting for it…"
-      flock 9
-    fi
+    go_build_lock "$BIN_DIR" "$BIN_DIR"
     LOCK_FD_OPEN=1
     if all_built; then exec 9>&-; log "cached: $BIN_DIR"; return 0; fi
   fi
