@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
+# Where cargo puts what it builds (./target, CARGO_TARGET_DIR or .cargo/config): asked of cargo.
+TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
 .PHONY: demo test lint unit sdk e2e build crd cluster clean helm-lint helm-test
 
@@ -32,7 +34,7 @@ unit:
 
 sdk: build
 	@echo "== official Alibaba SDK against the simulator"
-	CAMS_SIMULATOR_BIN=$(CURDIR)/target/debug/cams-simulator bash tests/sdk/run.sh
+	CAMS_SIMULATOR_BIN=$(TARGET_DIR)/debug/cams-simulator bash tests/sdk/run.sh
 
 e2e: build
 	@echo "== real-cluster tier (kube-apiserver + etcd + simulator)"
@@ -64,4 +66,4 @@ helm-lint:
 ## and the kstatus rules on sample statuses.
 helm-test: build
 	@echo "== chart, Argo CD health (Lua) and kstatus samples"
-	CAMS_OPERATOR_BIN=$(CURDIR)/target/debug/cams-operator bash tests/helm/run.sh
+	CAMS_OPERATOR_BIN=$(TARGET_DIR)/debug/cams-operator bash tests/helm/run.sh

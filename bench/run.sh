@@ -51,9 +51,9 @@ next() { step=$((step + 1)); say "[$step/$STEPS] $* ($((SECONDS - started))s so 
 
 next "building the release binaries and the bench harness (cargo build --release; first time: several minutes)"
 cargo build --release --workspace --bins --example bench-loader 2>&1 | grep -E '^(error|warning: unused)|Compiling cams-operator|Finished' || true
-[[ -x target/release/cams-operator && -x target/release/examples/bench-loader ]] || { echo "release build failed" >&2; exit 1; }
-OP="$ROOT/target/release/cams-operator"
-LOADER="$ROOT/target/release/examples/bench-loader"
+[[ -x "$TARGET_DIR/release/cams-operator" && -x "$TARGET_DIR/release/examples/bench-loader" ]] || { echo "release build failed" >&2; exit 1; }
+OP="$TARGET_DIR/release/cams-operator"
+LOADER="$TARGET_DIR/release/examples/bench-loader"
 
 next "building (or finding cached) the local control plane"
 bash "$CLUSTER" build
@@ -64,7 +64,7 @@ install_crd
 
 next "starting the CAMS simulator (release build) and seeding its groups"
 rm -f "$WORK/simulator.port"
-"$ROOT/target/release/cams-simulator" --listen 127.0.0.1:0 --port-file "$WORK/simulator.port" \
+"$TARGET_DIR/release/cams-simulator" --listen 127.0.0.1:0 --port-file "$WORK/simulator.port" \
   --access-key "$AK:$SK" --call-log-capacity 200000 >"$WORK/simulator.log" 2>&1 &
 SIM_PID=$!
 for _ in $(seq 1 100); do [[ -s "$WORK/simulator.port" ]] && break; sleep 0.1; done
@@ -115,7 +115,7 @@ date_tag="$(date +%Y-%m-%d)"
 mkdir -p bench/results
 readme_args=()
 [[ "${CAMS_BENCH_README:-1}" == 1 && "$N_LARGE" == 10000 ]] && readme_args=(--readme README.md)
-"$LOADER" report --results "$RESULTS" --criterion target/criterion \
+"$LOADER" report --results "$RESULTS" --criterion "$TARGET_DIR/criterion" \
   --markdown "bench/results/$date_tag.md" --wall-secs $((SECONDS - started)) "${readme_args[@]}"
 cp "$RESULTS" "bench/results/$date_tag.jsonl"
 say "make bench done in $((SECONDS - started))s"

@@ -45,7 +45,7 @@ start_simulator "$WORK" --seed "$WORK/seed.json"
 
 say "[6/7] running the operator and applying examples/ to namespace $NS"
 "$KUBECTL" create namespace "$NS" >&2
-./target/debug/cams-operator run --namespaces "$NS" --endpoint "$SIM_URL" --log-format text \
+"$TARGET_DIR/debug/cams-operator" run --namespaces "$NS" --endpoint "$SIM_URL" --log-format text \
   --replica-id demo --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 >"$WORK/operator.log" 2>&1 &
 OP_PID=$!
 "$KUBECTL" apply -n "$NS" -f examples/ >&2

@@ -43,7 +43,7 @@ say "building the e2e tests"
 cargo test -p cams-operator --features e2e --test e2e --no-run 2>&1 | tail -n 3
 
 export CAMS_E2E_SIMULATOR_URL="$SIM_URL"
-export CAMS_E2E_OPERATOR_BIN="$ROOT/target/debug/cams-operator"
+export CAMS_E2E_OPERATOR_BIN="$TARGET_DIR/debug/cams-operator"
 export CAMS_E2E_CLUSTER_DIR="$WORK/cluster"
 export CAMS_E2E_CLUSTER_SH="$CLUSTER"
 export CAMS_E2E_WORK="$WORK"

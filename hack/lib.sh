@@ -1,6 +1,11 @@
 # Shared helpers for hack/demo.sh and hack/e2e.sh (sourced, not run).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLUSTER="$ROOT/hack/localcluster/cluster.sh"
+# Where cargo puts what it builds: ./target, or CARGO_TARGET_DIR, or a .cargo/config setting.
+# Asked of cargo itself, so a developer's global CARGO_TARGET_DIR works.
+TARGET_DIR="${TARGET_DIR:-$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')}"
+export TARGET_DIR
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -9,7 +14,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 start_simulator() {
   local dir="$1"; shift
   rm -f "$dir/simulator.port"
-  "$ROOT/target/debug/cams-simulator" --listen 127.0.0.1:0 --port-file "$dir/simulator.port" "$@" \
+  "$TARGET_DIR/debug/cams-simulator" --listen 127.0.0.1:0 --port-file "$dir/simulator.port" "$@" \
     >"$dir/simulator.log" 2>&1 &
   SIM_PID=$!
   for _ in $(seq 1 100); do

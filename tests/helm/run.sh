@@ -83,7 +83,13 @@ kstatus="$(bash "$root/hack/kstatus/build.sh")"
 log "kstatus: $kstatus ($(lap "$t"))"
 
 export CAMS_HELM_BIN="$helm" CAMS_KSTATUS_BIN="$kstatus"
-export CAMS_OPERATOR_BIN="${CAMS_OPERATOR_BIN:-$root/target/debug/cams-operator}"
+if [[ -z "${CAMS_OPERATOR_BIN:-}" ]]; then
+  # Where cargo puts what it builds (honours CARGO_TARGET_DIR).
+  target="$(cd "$root" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+  CAMS_OPERATOR_BIN="$target/debug/cams-operator"
+fi
+export CAMS_OPERATOR_BIN
 export PYTHONDONTWRITEBYTECODE=1
 t=$(date +%s)
 (cd "$here" && "$venv/bin/python" -m pytest -p no:cacheprovider -q "$@" </dev/null)
