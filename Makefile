@@ -27,6 +27,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	@echo "== cargo clippy --workspace --all-targets --all-features -D warnings"
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	@echo "== cargo doc --no-deps (warnings are errors)"
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace --quiet
 
 unit:
 	@echo "== unit tests (no cluster): the operator and the simulator crate"

@@ -7,9 +7,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::cams::endpoint::is_region_id;
+use crate::cams::is_region_id;
+use crate::cams::request::SignatureVersion;
 use crate::cams::timestamp::parse_timestamp;
-use crate::cams::{CamsError, Endpoint, SignatureVersion};
+use crate::cams::{CamsError, Endpoint};
 use crate::controller::WatchScope;
 use crate::leader::LeaseConfig;
 use crate::status::RetryPolicy;

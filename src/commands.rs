@@ -7,9 +7,9 @@ use kube::runtime::events::Reporter;
 use kube::CustomResourceExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::cams::client::{CallObserver, ClientOptions, ProxySettings};
 use crate::cams::env::{home_dir, process_env};
 use crate::cams::request::Freshness;
+use crate::cams::{CallObserver, ClientOptions, ProxySettings};
 use crate::cams::{
     CamsClient, CamsError, ClientConfig, Credentials, EndpointPolicy, Envelope, RateLimit,
 };

@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::cams::client::CallObserver;
+use crate::cams::CallObserver;
 use crate::outcome::{Row, TABLE};
 
 /// How a reconcile ended: a row of the outcome table, or one of the ways that end before or

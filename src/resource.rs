@@ -85,7 +85,7 @@ pub struct ChatGroupSpec {
     #[x_kube(validation = Rule::new("isURL(self) && url(self).getHostname() != ''").message("profilePictureUrl must be an absolute http(s) URL with a host"))]
     pub profile_picture_url: Option<String>,
 
-    /// The Alibaba Cloud region id (e.g. ap-southeast-1); selects cams.<region>.aliyuncs.com.
+    /// The Alibaba Cloud region id (e.g. ap-southeast-1); selects `cams.<region>.aliyuncs.com`.
     /// Unset: the operator's default region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(

@@ -4,10 +4,10 @@
 //! Each item has one public path: the modules below that are private are reached through
 //! the re-exports at the end.
 
-pub mod client;
+mod client;
 mod credentials;
 pub mod encode;
-pub mod endpoint;
+mod endpoint;
 pub mod env;
 mod error;
 mod groups;
@@ -18,11 +18,16 @@ mod response;
 pub mod sign;
 pub mod timestamp;
 
-pub use client::{CamsClient, ChatGroupApi, ClientConfig};
+#[cfg(test)]
+pub use client::MockChatGroupApi;
+pub(crate) use client::{read_body, BodyError};
+pub use client::{
+    CallObserver, CamsClient, ChatGroupApi, ClientConfig, ClientOptions, ProxySettings,
+    MAX_RESPONSE_BYTES,
+};
 pub use credentials::Credentials;
-pub use endpoint::{Endpoint, EndpointPolicy};
+pub use endpoint::{is_region_id, Endpoint, EndpointPolicy, Scheme};
 pub use error::{CamsError, ErrorClass};
 pub use groups::UpdateChatGroup;
 pub use ratelimit::RateLimit;
-pub use request::SignatureVersion;
 pub use response::{Envelope, Response};

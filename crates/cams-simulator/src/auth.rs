@@ -367,11 +367,11 @@ mod tests {
     // Requests are signed by the operator's signer (a dev-dependency): the verifier here and
     // that signer are the two independent implementations that must agree.
     use super::*;
-    use cams_operator::cams::endpoint::Endpoint;
     use cams_operator::cams::request::{
         sign_request, Freshness, RequestSpec, SignatureVersion, SignedRequest,
     };
     use cams_operator::cams::Credentials;
+    use cams_operator::cams::Endpoint;
     use chrono::{Duration, TimeZone};
     use hyper::header::{HeaderName, HeaderValue};
     use hyper::HeaderMap;

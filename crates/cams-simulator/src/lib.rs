@@ -5,7 +5,7 @@
 //!
 //! The library is independent of the operator on purpose: it is the oracle the operator is
 //! tested against, so it has its own signature verifier and token bucket. With the `client`
-//! feature it also offers [`SimulatorClient`](client::SimulatorClient), a typed client of the
+//! feature it also offers `SimulatorClient`, a typed client of the
 //! admin API for test harnesses.
 //!
 //! Modules, leaves first: `http` (responses), `calllog`, `state`, `app`, then the endpoints

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use cams_operator::cams::endpoint::{Endpoint, EndpointPolicy};
 use cams_operator::cams::request::{
     sign_request, Freshness, RequestSpec, SignatureVersion, SignedRequest,
 };
 use cams_operator::cams::{CamsClient, CamsError, ClientConfig, Credentials, ErrorClass};
+use cams_operator::cams::{Endpoint, EndpointPolicy};
 
 use cams_simulator::{serve, App, State};
 

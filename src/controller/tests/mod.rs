@@ -40,7 +40,7 @@ use kube::Client;
 use serde_json::{json, Value};
 
 use super::{reconcile_object, Context, ReconcileError};
-use crate::cams::client::MockChatGroupApi;
+use crate::cams::MockChatGroupApi;
 use crate::cams::{
     CamsError, ChatGroupApi, Credentials, EndpointPolicy, Envelope, Response, UpdateChatGroup,
 };

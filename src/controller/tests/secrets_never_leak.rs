@@ -17,7 +17,8 @@ use tokio::net::TcpListener;
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::*;
-use crate::cams::{CamsClient, ClientConfig, Endpoint, SignatureVersion};
+use crate::cams::request::SignatureVersion;
+use crate::cams::{CamsClient, ClientConfig, Endpoint};
 
 const LEAK_ID: &str = "LTAI-leaktest-id";
 const LEAK_SECRET: &str = "SK-LEAKCHECK-5f2a";

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::RrsaError;
-use crate::cams::client::ProxySettings;
-use crate::cams::endpoint::is_region_id;
 use crate::cams::env::non_blank;
+use crate::cams::is_region_id;
+use crate::cams::ProxySettings;
 use crate::cams::{CamsError, Endpoint};
 
 /// Environment variable: the RAM role to assume.

@@ -8,8 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::cams::client::{ProxySettings, MAX_RESPONSE_BYTES};
 use crate::cams::encode::percent_encode;
+use crate::cams::{ProxySettings, MAX_RESPONSE_BYTES};
 
 const ROLE: &str = "acs:ram::1234567890:role/cams-operator";
 const PROVIDER: &str = "acs:ram::1234567890:oidc-provider/ack-rrsa-c1";

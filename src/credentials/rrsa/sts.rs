@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{RoleConfig, RrsaError, RrsaOptions};
-use crate::cams::client::{read_body, BodyError, MAX_RESPONSE_BYTES};
 use crate::cams::encode::percent_encode;
 use crate::cams::redact::{Scrubber, SecretString};
 use crate::cams::timestamp::{format_timestamp, parse_timestamp};
+use crate::cams::{read_body, BodyError, MAX_RESPONSE_BYTES};
 use crate::cams::{Credentials, Endpoint};
 
 /// The STS API version.
