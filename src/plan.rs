@@ -108,8 +108,7 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use crate::resource::{
-        ChannelType, ChatGroupStatus, RetryStatus, PAUSED_ANNOTATION,
-        RECONCILE_REQUESTED_AT_ANNOTATION,
+        ChatGroupStatus, RetryStatus, PAUSED_ANNOTATION, RECONCILE_REQUESTED_AT_ANNOTATION,
     };
     use crate::status::{set_condition, Reason};
 
@@ -142,20 +141,7 @@ mod tests {
     };
 
     fn object(case: &Case) -> ChatGroup {
-        let mut obj = ChatGroup::new(
-            "g",
-            ChatGroupSpec {
-                business_number: "1".into(),
-                cust_space_id: "c".into(),
-                group_id: "g".into(),
-                channel_type: ChannelType::Whatsapp,
-                subject: None,
-                description: None,
-                profile_picture_url: None,
-                region: None,
-                credentials_secret_ref: None,
-            },
-        );
+        let mut obj = crate::fixtures::ChatGroupBuilder::new("g", "ns", "c", "g").build();
         obj.metadata.generation = Some(2);
         let mut annotations = std::collections::BTreeMap::new();
         if let Some(token) = case.token {

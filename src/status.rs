@@ -547,7 +547,6 @@ mod not_before_tests {
 mod judge_tests {
     use super::*;
     use crate::outcome::TABLE;
-    use crate::resource::{ChannelType, ChatGroupSpec};
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-30T12:00:00Z")
@@ -557,20 +556,7 @@ mod judge_tests {
 
     /// Generation 2, accepted at generation 2 with hash "v1:h" (Ready True).
     fn accepted_object() -> ChatGroup {
-        let mut obj = ChatGroup::new(
-            "g",
-            ChatGroupSpec {
-                business_number: "1".into(),
-                cust_space_id: "c".into(),
-                group_id: "g".into(),
-                channel_type: ChannelType::Whatsapp,
-                subject: None,
-                description: None,
-                profile_picture_url: None,
-                region: None,
-                credentials_secret_ref: None,
-            },
-        );
+        let mut obj = crate::fixtures::ChatGroupBuilder::new("g", "ns", "c", "g").build();
         obj.metadata.generation = Some(2);
         let envelope = Envelope {
             code: Some("OK".into()),

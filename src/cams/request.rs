@@ -187,18 +187,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn vector_params() -> Vec<(String, String)> {
-        [
-            ("BusinessNumber", "8613800001234"),
-            ("ChannelType", "WHATSAPP"),
-            ("CustSpaceId", "cams-test123"),
-            ("Description", "Hello world & 100% üñí"),
-            ("GroupId", "EA303TEST"),
-            ("ProfilePictureFile", "https://example.com/img.jpg"),
-            ("Subject", "Test subject"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        crate::cams::sign::tests::update_chat_group_params()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn fresh(nonce: &str) -> Freshness {
