@@ -52,10 +52,7 @@ async fn a_failed_forced_reapply_leaves_ready_false_until_a_call_is_accepted() {
         let poked = ChatGroupBuilder::from(&v1)
             .annotation(TOKEN, "token-9")
             .build();
-        let h = Harness::builder()
-            .secret(user_secret())
-            .cams_answers(vec![Err(error)])
-            .build();
+        let h = answering(vec![Err(error)]);
 
         h.reconcile(&poked).await;
 
@@ -77,7 +74,7 @@ async fn a_failed_forced_reapply_leaves_ready_false_until_a_call_is_accepted() {
 
         // While the retry waits, nothing is called and Ready stays False.
         let waiting = with_status(&poked, status.clone());
-        let h = Harness::builder().secret(user_secret()).build();
+        let h = with_secret();
         assert!(h.reconcile(&waiting).await != Requeue::OnChange);
         assert!(
             h.cams_calls().is_empty(),
@@ -88,10 +85,7 @@ async fn a_failed_forced_reapply_leaves_ready_false_until_a_call_is_accepted() {
         // When it is due, the spec is applied again: never judged "up to date".
         let mut due = status;
         due.retry.as_mut().unwrap().next_retry_time = "2020-01-01T00:00:00Z".into();
-        let h = Harness::builder()
-            .secret(user_secret())
-            .cams_answers(vec![Ok(alibaba_example_response())])
-            .build();
+        let h = answering(vec![Ok(alibaba_example_response())]);
         h.reconcile(&with_status(&poked, due)).await;
         assert_eq!(h.cams_calls().len(), 1, "{reason}: the retry calls again");
         assert_eq!(cond(&h.api.written_status(), "Ready").0, "True");
@@ -104,15 +98,12 @@ async fn a_final_error_on_a_token_reapply_turns_ready_false_and_handles_the_toke
     let poked = ChatGroupBuilder::from(&v1)
         .annotation(TOKEN, "token-9")
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(
-            400,
-            "InvalidAccessKeyId.Inactive",
-            "disabled",
-            None,
-        ))])
-        .build();
+    let h = answering(vec![Err(api_error(
+        400,
+        "InvalidAccessKeyId.Inactive",
+        "disabled",
+        None,
+    ))]);
 
     h.reconcile(&poked).await;
 
@@ -132,10 +123,7 @@ async fn last_transition_time_is_kept_when_no_condition_flips() {
         .generation(2)
         .subject(Some("renamed"))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
 
     h.reconcile(&v2).await;
 
@@ -158,10 +146,7 @@ async fn last_transition_time_is_kept_across_repeated_failures() {
         .generation(2)
         .subject(Some("renamed"))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(500, "InternalError", "boom", None))])
-        .build();
+    let h = answering(vec![Err(api_error(500, "InternalError", "boom", None))]);
     h.reconcile(&v2).await;
     let mut failed = h.api.written_status();
     for c in &mut failed.conditions {
@@ -171,10 +156,7 @@ async fn last_transition_time_is_kept_across_repeated_failures() {
     failed.retry.as_mut().unwrap().next_retry_time = "2020-01-01T00:00:00Z".into();
     let again = with_status(&v2, failed);
 
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(500, "InternalError", "boom", None))])
-        .build();
+    let h = answering(vec![Err(api_error(500, "InternalError", "boom", None))]);
     h.reconcile(&again).await;
 
     let status = h.api.written_status();
@@ -195,15 +177,12 @@ async fn last_transition_time_moves_when_a_condition_flips() {
         .generation(2)
         .subject(Some("renamed"))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(
-            400,
-            "SignatureDoesNotMatch",
-            "mismatch",
-            None,
-        ))])
-        .build();
+    let h = answering(vec![Err(api_error(
+        400,
+        "SignatureDoesNotMatch",
+        "mismatch",
+        None,
+    ))]);
 
     h.reconcile(&v2).await;
 

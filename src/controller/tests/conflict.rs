@@ -38,7 +38,7 @@ async fn the_newer_of_two_chatgroups_for_one_group_gets_conflict_and_no_call() {
     });
     let newer = created_at(base().namespace("team-b").build(), "newer", 10);
 
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     fill_cache(&h, &[older.clone(), newer.clone()]);
     let action = h.reconcile(&newer).await;
     assert!(h.cams_calls().is_empty(), "the newer ChatGroup called CAMS");
@@ -65,10 +65,7 @@ async fn the_newer_of_two_chatgroups_for_one_group_gets_conflict_and_no_call() {
     assert!(h2.api.calls().is_empty(), "{:?}", h2.api.routes());
 
     // The older one keeps working.
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     fill_cache(&h, &[older.clone(), newer]);
     h.reconcile(&older).await;
     assert_eq!(h.cams_calls().len(), 1);
@@ -80,10 +77,7 @@ async fn different_groups_do_not_conflict() {
     let a = created_at(base().build(), "a", 0);
     let mut b = created_at(base().build(), "b", 10);
     b.spec.group_id = "EA303OTHER".into();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     fill_cache(&h, &[a, b.clone()]);
     h.reconcile(&b).await;
     assert_eq!(h.cams_calls().len(), 1);
@@ -96,7 +90,7 @@ async fn a_conflict_keeps_the_reconcile_token_pending_and_withdraws_the_applied_
     let newer = ChatGroupBuilder::from(&accepted_newer)
         .annotation("cams.dev/reconcile-requested-at", "token-1")
         .build();
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     fill_cache(&h, &[older.clone(), newer.clone()]);
     h.reconcile(&newer).await;
     assert!(h.cams_calls().is_empty());
@@ -116,10 +110,7 @@ async fn a_conflict_keeps_the_reconcile_token_pending_and_withdraws_the_applied_
     );
 
     // Once the older one is gone, the token is handled with a call.
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     fill_cache(&h, &[with_status(&newer, status.clone())]);
     h.reconcile(&with_status(&newer, status)).await;
     assert_eq!(h.cams_calls().len(), 1);

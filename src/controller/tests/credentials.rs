@@ -203,7 +203,7 @@ async fn a_secret_with_a_security_token_passes_it_through() {
 #[tokio::test]
 async fn the_secret_is_read_from_the_objects_own_namespace() {
     // A Secret of that name exists, but in another namespace.
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     let obj = base().namespace("team-b").build();
 
     h.reconcile(&obj).await;
@@ -246,10 +246,7 @@ async fn a_fixed_secret_clears_credentials_invalid() {
     let mut status = h.api.written_status();
     status.retry.as_mut().unwrap().next_retry_time = "2020-01-01T00:00:00Z".into();
 
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(&with_status(&obj, status)).await;
 
     let status = h.api.written_status();

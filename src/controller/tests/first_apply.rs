@@ -8,10 +8,7 @@ use super::*;
 #[tokio::test]
 async fn first_apply_reads_the_secret_calls_cams_once_writes_status_once_and_publishes_updated() {
     let obj = base().build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
 
     let before = Utc::now().trunc_subsecs(0);
     let action = h.reconcile(&obj).await;
@@ -135,10 +132,7 @@ async fn first_apply_sends_every_set_optional_field_and_the_region() {
         .profile_picture_url(Some("https://cdn.example.com/vip.jpg"))
         .region(Some("cn-hangzhou"))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
 
     h.reconcile(&obj).await;
 
@@ -162,10 +156,7 @@ async fn first_apply_sends_every_set_optional_field_and_the_region() {
 #[tokio::test]
 async fn first_apply_without_optional_fields_sends_none_of_them() {
     let obj = base().subject(None).build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
 
     h.reconcile(&obj).await;
 
@@ -182,10 +173,7 @@ async fn first_apply_without_optional_fields_sends_none_of_them() {
 /// reconcile reads nothing else back.
 #[tokio::test]
 async fn the_status_write_reads_back_metadata_only() {
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(&base().build()).await;
     let patch = &h.api.status_patches()[0];
     assert_eq!(

@@ -627,6 +627,19 @@ impl Harness {
     }
 }
 
+/// A harness that knows the usual Secret and whose CAMS answers `answers`, in order.
+pub(super) fn answering(answers: Vec<Result<Response, CamsError>>) -> Harness {
+    Harness::builder()
+        .secret(user_secret())
+        .cams_answers(answers)
+        .build()
+}
+
+/// A harness that knows the usual Secret and whose CAMS refuses any call.
+pub(super) fn with_secret() -> Harness {
+    Harness::builder().secret(user_secret()).build()
+}
+
 /// The object as the next reconcile would see it: with the status this reconcile wrote.
 pub(super) fn with_status(obj: &ChatGroup, status: ChatGroupStatus) -> ChatGroup {
     ChatGroupBuilder::from(obj).status(Some(status)).build()
@@ -635,10 +648,7 @@ pub(super) fn with_status(obj: &ChatGroup, status: ChatGroupStatus) -> ChatGroup
 /// `obj` after a successful first apply (Alibaba's example answer), with the status that
 /// apply wrote, as the API server would return it.
 pub(super) async fn accepted(obj: &ChatGroup) -> ChatGroup {
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(obj).await;
     assert_eq!(h.cams_calls().len(), 1);
     with_status(obj, h.api.written_status())

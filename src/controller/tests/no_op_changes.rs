@@ -6,7 +6,7 @@ use super::*;
 
 /// Reconciles `obj` with a CAMS mock that allows no call; asserts nothing at all happened.
 async fn assert_nothing_happens(obj: &ChatGroup) {
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     let action = h.reconcile(obj).await;
     assert!(
         h.api.calls().is_empty(),

@@ -42,10 +42,7 @@ async fn check_row(answer: Result<Response, CamsError>, row: Row) {
         .generation(2)
         .subject(Some(NEW_SUBJECT))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![answer])
-        .build();
+    let h = answering(vec![answer]);
 
     let started = Utc::now();
     let action = h.reconcile(&v2).await;
@@ -495,7 +492,7 @@ async fn terminal_missing_parameter() {
 async fn terminal_region_that_is_not_a_region_id_makes_no_call() {
     // The CRD refuses such a region; if one gets through, the client never sends it anywhere.
     let obj = base().region(Some("evil.example.com/x")).build();
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
 
     let action = h.reconcile(&obj).await;
 
@@ -513,7 +510,7 @@ async fn terminal_region_that_is_not_a_region_id_makes_no_call() {
     assert_eq!(action, Requeue::OnChange);
 
     // Not retried for this generation.
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     h.reconcile(&with_status(&obj, status)).await;
     assert!(h.api.calls().is_empty(), "{:?}", h.api.routes());
 }

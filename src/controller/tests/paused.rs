@@ -12,7 +12,7 @@ async fn pausing_an_accepted_object_keeps_its_status_and_makes_no_call() {
     let paused = ChatGroupBuilder::from(&v1)
         .annotation(PAUSED, "true")
         .build();
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
 
     let action = h.reconcile(&paused).await;
 
@@ -45,7 +45,7 @@ async fn pausing_an_accepted_object_keeps_its_status_and_makes_no_call() {
 
     // Still paused: nothing at all.
     let still = with_status(&paused, status);
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     assert_eq!(h.reconcile(&still).await, Requeue::OnChange);
     assert!(h.api.calls().is_empty(), "{:?}", h.api.routes());
 }
@@ -63,7 +63,7 @@ async fn a_spec_change_while_paused_is_only_noted() {
         .subject(Some("changed while paused"))
         .build();
 
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     h.reconcile(&changed).await;
 
     // No call and no Secret read; the paused conditions now speak for generation 2, while
@@ -80,7 +80,7 @@ async fn a_spec_change_while_paused_is_only_noted() {
     assert_eq!(cond(&status, "Synced").1, "ReconcilePaused");
 
     // And that write settles it.
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     h.reconcile(&with_status(&changed, status)).await;
     assert!(h.api.calls().is_empty(), "{:?}", h.api.routes());
 }
@@ -97,7 +97,7 @@ async fn unpausing_an_unchanged_spec_makes_no_call() {
 
     // Unpaused: CAMS already has this spec.
     let resumed = with_status(&v1, paused_status);
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     h.reconcile(&resumed).await;
 
     assert!(h.cams_calls().is_empty());
@@ -128,10 +128,7 @@ async fn unpausing_a_changed_spec_applies_it() {
         .subject(Some("changed while paused"))
         .status(Some(paused_status))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(&resumed).await;
 
     assert_eq!(h.cams_calls().len(), 1);
@@ -145,7 +142,7 @@ async fn unpausing_a_changed_spec_applies_it() {
 #[tokio::test]
 async fn pausing_a_new_object_reports_it_without_a_call() {
     let obj = base().annotation(PAUSED, "true").build();
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
 
     h.reconcile(&obj).await;
 

@@ -18,22 +18,19 @@ async fn changed_spec() -> ChatGroup {
 #[tokio::test]
 async fn a_terminal_error_is_not_retried_for_the_same_generation() {
     let v2 = changed_spec().await;
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(
-            400,
-            "InvalidParameter.GroupNotExist",
-            "The group does not exist.",
-            None,
-        ))])
-        .build();
+    let h = answering(vec![Err(api_error(
+        400,
+        "InvalidParameter.GroupNotExist",
+        "The group does not exist.",
+        None,
+    ))]);
     assert_eq!(h.reconcile(&v2).await, Requeue::OnChange);
     let refused = with_status(&v2, h.api.written_status());
 
     // The next reconcile of the same generation (its own status write, a resync, a restart):
     // no call, no request at all.
     for _ in 0..2 {
-        let h = Harness::builder().secret(user_secret()).build();
+        let h = with_secret();
         assert_eq!(h.reconcile(&refused).await, Requeue::OnChange);
         assert!(h.cams_calls().is_empty());
         assert!(h.api.calls().is_empty(), "{:?}", h.api.routes());
@@ -44,10 +41,7 @@ async fn a_terminal_error_is_not_retried_for_the_same_generation() {
         .generation(3)
         .subject(Some("VIP"))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(&v3).await;
     assert_eq!(h.cams_calls().len(), 1);
     let status = h.api.written_status();
@@ -68,7 +62,7 @@ async fn a_retry_scheduled_in_the_future_waits_without_any_request() {
         credentials_version: None,
     });
     let waiting = with_status(&v2, status);
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
 
     let action = h.reconcile(&waiting).await;
 
@@ -84,20 +78,14 @@ async fn a_retry_scheduled_in_the_future_waits_without_any_request() {
 #[tokio::test]
 async fn a_due_retry_calls_again_and_backs_off_further() {
     let v2 = changed_spec().await;
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(500, "InternalError", "boom", None))])
-        .build();
+    let h = answering(vec![Err(api_error(500, "InternalError", "boom", None))]);
     h.reconcile(&v2).await;
     let mut status = h.api.written_status();
     assert_eq!(status.retry.as_ref().unwrap().attempts, 1);
     status.retry.as_mut().unwrap().next_retry_time = "2020-01-01T00:00:00Z".into();
     let due = with_status(&v2, status);
 
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(500, "InternalError", "boom", None))])
-        .build();
+    let h = answering(vec![Err(api_error(500, "InternalError", "boom", None))]);
     let action = h.reconcile(&due).await;
 
     assert_eq!(h.cams_calls().len(), 1);
@@ -122,10 +110,7 @@ async fn a_retry_scheduled_for_an_older_generation_does_not_delay_a_new_spec() {
         generation: Some(1),
         credentials_version: None,
     });
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
 
     h.reconcile(&with_status(&v2, status)).await;
 
@@ -138,18 +123,12 @@ async fn a_retry_scheduled_for_an_older_generation_does_not_delay_a_new_spec() {
 #[tokio::test]
 async fn a_later_success_clears_the_failure() {
     let v2 = changed_spec().await;
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(403, "Forbidden.RAM", "denied", None))])
-        .build();
+    let h = answering(vec![Err(api_error(403, "Forbidden.RAM", "denied", None))]);
     h.reconcile(&v2).await;
     let mut status = h.api.written_status();
     status.retry.as_mut().unwrap().next_retry_time = "2020-01-01T00:00:00Z".into();
 
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     let action = h.reconcile(&with_status(&v2, status)).await;
 
     let status = h.api.written_status();

@@ -12,15 +12,12 @@ use super::*;
 /// resourceVersion 7; the next retry is five minutes away.
 async fn rejected() -> ChatGroup {
     let obj = base().build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(
-            400,
-            "SignatureDoesNotMatch",
-            "bad signature",
-            None,
-        ))])
-        .build();
+    let h = answering(vec![Err(api_error(
+        400,
+        "SignatureDoesNotMatch",
+        "bad signature",
+        None,
+    ))]);
     h.reconcile(&obj).await;
     let status = h.api.written_status();
     assert_eq!(
@@ -47,7 +44,7 @@ fn secret_cache(h: &Harness, resource_version: &str) {
 #[tokio::test]
 async fn an_unchanged_secret_waits_for_the_slow_retry() {
     let obj = rejected().await;
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     secret_cache(&h, "7");
     h.reconcile(&obj).await;
     assert!(h.cams_calls().is_empty());
@@ -57,10 +54,7 @@ async fn an_unchanged_secret_waits_for_the_slow_retry() {
 #[tokio::test]
 async fn a_changed_secret_retries_at_once_and_recovers() {
     let obj = rejected().await;
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     secret_cache(&h, "8");
     h.reconcile(&obj).await;
     assert_eq!(h.cams_calls().len(), 1);
@@ -73,14 +67,11 @@ async fn a_changed_secret_retries_at_once_and_recovers() {
 /// cache holds that version: one GET for many objects, and a new GET once it changes.
 #[tokio::test]
 async fn watched_secrets_are_read_once_per_version() {
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![
-            Ok(alibaba_example_response()),
-            Ok(alibaba_example_response()),
-            Ok(alibaba_example_response()),
-        ])
-        .build();
+    let h = answering(vec![
+        Ok(alibaba_example_response()),
+        Ok(alibaba_example_response()),
+        Ok(alibaba_example_response()),
+    ]);
     secret_cache(&h, "7");
     h.reconcile(&base().build()).await;
     h.reconcile(&base().name("second").group_id("EA303SECOND").build())

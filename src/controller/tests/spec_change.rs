@@ -19,10 +19,7 @@ async fn new_subject_at_generation_2_is_applied_once_and_observed() {
         .generation(2)
         .subject(Some("VIP support (24/7)"))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(answer_with_request_id("REQ-GEN-2"))])
-        .build();
+    let h = answering(vec![Ok(answer_with_request_id("REQ-GEN-2"))]);
 
     let action = h.reconcile(&v2).await;
 
@@ -65,7 +62,7 @@ async fn new_subject_at_generation_2_is_applied_once_and_observed() {
 
     // The status just written matches the spec: the next reconcile does nothing.
     let settled = with_status(&v2, status);
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     h.reconcile(&settled).await;
     assert!(h.api.routes().is_empty(), "{:?}", h.api.routes());
 }
@@ -77,10 +74,7 @@ async fn removing_an_optional_field_stops_sending_it() {
         .generation(2)
         .description(None)
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
 
     h.reconcile(&v2).await;
 
@@ -136,7 +130,7 @@ async fn a_new_reconcile_token_forces_exactly_one_reapply() {
     );
 
     // The same token again: nothing.
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     h.reconcile(&v1).await;
     assert!(h.api.routes().is_empty(), "{:?}", h.api.routes());
 
@@ -144,10 +138,7 @@ async fn a_new_reconcile_token_forces_exactly_one_reapply() {
     let poked = ChatGroupBuilder::from(&v1)
         .annotation(TOKEN, "token-2")
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(&poked).await;
     assert_eq!(h.cams_calls().len(), 1);
     let status = h.api.written_status();
@@ -155,7 +146,7 @@ async fn a_new_reconcile_token_forces_exactly_one_reapply() {
     assert_eq!(h.api.single_event().1, "Updated");
 
     // Handled: the next reconcile does nothing.
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     h.reconcile(&with_status(&poked, status)).await;
     assert!(h.api.routes().is_empty(), "{:?}", h.api.routes());
 }

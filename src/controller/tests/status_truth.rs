@@ -17,15 +17,12 @@ fn with_resource_version(obj: &ChatGroup, rv: &str) -> ChatGroup {
 async fn a_refused_forced_reapply_never_turns_into_ready_on_the_next_pass() {
     let v1 = accepted(&base().build()).await;
     let poked = ChatGroupBuilder::from(&v1).annotation(TOKEN, "t-1").build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(
-            400,
-            "InvalidParameter.GroupNotExist",
-            "The group does not exist.",
-            None,
-        ))])
-        .build();
+    let h = answering(vec![Err(api_error(
+        400,
+        "InvalidParameter.GroupNotExist",
+        "The group does not exist.",
+        None,
+    ))]);
     h.reconcile(&poked).await;
     let refused = h.api.written_status();
     assert_eq!(
@@ -35,7 +32,7 @@ async fn a_refused_forced_reapply_never_turns_into_ready_on_the_next_pass() {
 
     // Every later pass (own write, resync, restart) keeps it so, without a call.
     for _ in 0..3 {
-        let h = Harness::builder().secret(user_secret()).build();
+        let h = with_secret();
         let requeue = h.reconcile(&with_status(&poked, refused.clone())).await;
         assert_eq!(requeue, Requeue::OnChange);
         assert!(h.cams_calls().is_empty());
@@ -52,12 +49,9 @@ async fn a_revert_after_a_lost_answer_calls_again() {
         .generation(2)
         .subject(Some("Interim subject"))
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(CamsError::Transport(
-            "connection reset by peer".into(),
-        ))])
-        .build();
+    let h = answering(vec![Err(CamsError::Transport(
+        "connection reset by peer".into(),
+    ))]);
     h.reconcile(&v2).await;
     let lost = h.api.written_status();
     assert_eq!(lost.applied_hash, None, "the claim is withdrawn");
@@ -67,10 +61,7 @@ async fn a_revert_after_a_lost_answer_calls_again() {
         .generation(3)
         .subject(v1.spec.subject.as_deref())
         .build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(&reverted).await;
     let calls = h.cams_calls();
     assert_eq!(calls.len(), 1, "the revert was judged up to date");
@@ -83,10 +74,7 @@ async fn a_revert_after_a_lost_answer_calls_again() {
 #[tokio::test]
 async fn its_own_status_write_coming_back_costs_nothing() {
     let obj = base().build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(api_error(500, "InternalError", "boom", None))])
-        .build();
+    let h = answering(vec![Err(api_error(500, "InternalError", "boom", None))]);
     let first = h.reconcile(&obj).await;
     let routes = h.api.routes().len();
     let echo = with_resource_version(&with_status(&obj, h.api.written_status()), "2001");
@@ -112,10 +100,7 @@ async fn its_own_status_write_coming_back_costs_nothing() {
 #[tokio::test]
 async fn a_metadata_edit_during_a_call_neither_repeats_it_nor_wipes_its_status() {
     let obj = base().build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(&obj).await;
     let written = h.api.written_status();
 
@@ -174,12 +159,9 @@ async fn a_metadata_edit_during_a_call_neither_repeats_it_nor_wipes_its_status()
 #[tokio::test]
 async fn an_operator_misconfiguration_is_configuration_error_and_clears_on_restart() {
     let obj = base().build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Err(CamsError::InvalidEndpoint(
-            "cams..example.com".into(),
-        ))])
-        .build();
+    let h = answering(vec![Err(CamsError::InvalidEndpoint(
+        "cams..example.com".into(),
+    ))]);
     h.reconcile(&obj).await;
     let status = h.api.written_status();
     assert_eq!(
@@ -193,10 +175,7 @@ async fn an_operator_misconfiguration_is_configuration_error_and_clears_on_resta
     assert_eq!(h.api.single_event().1, "ConfigurationError");
 
     // Restarted with fixed settings: the spec is applied.
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![Ok(alibaba_example_response())])
-        .build();
+    let h = answering(vec![Ok(alibaba_example_response())]);
     h.reconcile(&with_status(&obj, status)).await;
     assert_eq!(h.cams_calls().len(), 1);
     let fixed = h.api.written_status();
@@ -209,7 +188,7 @@ async fn an_operator_misconfiguration_is_configuration_error_and_clears_on_resta
 #[tokio::test]
 async fn a_region_outside_the_allowlist_is_stalled_without_a_request() {
     let obj = base().region(Some("oss-cn-hangzhou")).build();
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     h.reconcile(&obj).await;
     assert!(h.cams_calls().is_empty());
     let status = h.api.written_status();
@@ -229,7 +208,7 @@ async fn a_region_outside_the_allowlist_is_stalled_without_a_request() {
         "credentials were read for a request that must not exist"
     );
     // Passes after that change nothing and call nothing.
-    let h = Harness::builder().secret(user_secret()).build();
+    let h = with_secret();
     assert_eq!(
         h.reconcile(&with_status(&obj, status)).await,
         Requeue::OnChange
@@ -243,13 +222,10 @@ async fn a_region_outside_the_allowlist_is_stalled_without_a_request() {
 #[tokio::test]
 async fn an_echo_of_a_write_that_landed_on_an_edited_version_is_new_work() {
     let obj = base().build();
-    let h = Harness::builder()
-        .secret(user_secret())
-        .cams_answers(vec![
-            Ok(alibaba_example_response()),
-            Ok(alibaba_example_response()),
-        ])
-        .build();
+    let h = answering(vec![
+        Ok(alibaba_example_response()),
+        Ok(alibaba_example_response()),
+    ]);
     h.reconcile(&obj).await;
     let written = h.api.written_status();
     let echo = with_resource_version(
