@@ -352,6 +352,19 @@ impl FakeApi {
             .collect()
     }
 
+    /// Asserts the requests of a reconcile that called CAMS once: the Secret read, the status
+    /// write and the event, nothing else.
+    pub(super) fn assert_one_call_recorded(&self) {
+        assert_eq!(
+            self.routes(),
+            [
+                secret_get_route(NS, SECRET),
+                status_patch_route(),
+                event_post_route()
+            ]
+        );
+    }
+
     /// The one status written by this reconcile (panics unless exactly one was written).
     pub(super) fn written_status(&self) -> ChatGroupStatus {
         let patches = self.status_patches();

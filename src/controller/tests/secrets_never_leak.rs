@@ -406,14 +406,7 @@ async fn run(endpoint: Endpoint, signature: SignatureVersion) -> Captured {
             call.method, call.path, call.query, call.raw_body
         ));
     }
-    assert_eq!(
-        h.api.routes(),
-        [
-            secret_get_route(NS, SECRET),
-            status_patch_route(),
-            event_post_route()
-        ]
-    );
+    h.api.assert_one_call_recorded();
     let status = h.api.written_status();
     Captured {
         status,
