@@ -7,7 +7,7 @@ use cams_operator::cams::encode::percent_encode;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 
-use crate::harness::{condition, reason, World};
+use crate::harness::{condition, World};
 
 #[tokio::test]
 async fn wrong_credentials_are_reported_and_never_leak() {
@@ -43,9 +43,7 @@ async fn wrong_credentials_are_reported_and_never_leak() {
 
         for name in ["bad-creds", "no-secret", "not-lent"] {
             let obj = world
-                .wait_for(name, "CredentialsInvalid", Duration::from_secs(30), |o| {
-                    reason(o, "Synced").as_deref() == Some("CredentialsInvalid")
-                })
+                .wait_reason(name, "Synced", "CredentialsInvalid")
                 .await;
             assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"), "{name}");
             assert_eq!(

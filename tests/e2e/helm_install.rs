@@ -19,7 +19,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, ListParams};
 
-use crate::harness::{condition, reason, var, Deadline, Operator, World};
+use crate::harness::{condition, var, Deadline, Operator, World};
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/cams-operator");
 
@@ -432,9 +432,7 @@ async fn secret_created_late_is_noticed_without_a_watch(world: &World, label: Op
         })
         .await;
     world
-        .wait_for("late", "CredentialsInvalid", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("CredentialsInvalid")
-        })
+        .wait_reason("late", "Synced", "CredentialsInvalid")
         .await;
     let started = Instant::now();
     world

@@ -10,7 +10,7 @@ use kube::api::ListParams;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::harness::{condition, reason, World};
+use crate::harness::{condition, World};
 
 /// kstatus's answer for each object: name -> (status, message).
 async fn kstatus(objects: &[Value]) -> Vec<(String, String, String)> {
@@ -75,9 +75,7 @@ async fn kstatus_reads_ready_retrying_and_stalled() {
         .create_group("retrying", "EA303RETRY", |b| b.subject(Some("Retry")))
         .await;
     world
-        .wait_for("retrying", "retrying", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("ReconcileError")
-        })
+        .wait_reason("retrying", "Synced", "ReconcileError")
         .await;
 
     let list = world

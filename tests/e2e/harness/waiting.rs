@@ -66,6 +66,15 @@ impl World {
         }
     }
 
+    /// Waits up to 30 s for the `type_` condition's reason to be `reason`.
+    pub async fn wait_reason(&self, name: &str, type_: &str, reason_: &str) -> ChatGroup {
+        let what = format!("{type_} {reason_}");
+        self.wait_for(name, &what, Duration::from_secs(30), |o| {
+            reason(o, type_).as_deref() == Some(reason_)
+        })
+        .await
+    }
+
     /// Ready at the object's current generation (within 60 s).
     pub async fn wait_ready(&self, name: &str) -> ChatGroup {
         self.wait_for(name, "Ready", Duration::from_secs(60), is_ready)

@@ -24,11 +24,7 @@ async fn paused_and_reconcile_requested_at() {
 
     // Paused: a status change, no call; Ready stays True.
     world.annotate("vip", PAUSED_ANNOTATION, Some("true")).await;
-    let obj = world
-        .wait_for("vip", "paused", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("ReconcilePaused")
-        })
-        .await;
+    let obj = world.wait_reason("vip", "Synced", "ReconcilePaused").await;
     assert_eq!(condition(&obj, "Synced").as_deref(), Some("False"));
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("True"));
     assert_eq!(condition(&obj, "Stalled").as_deref(), Some("False"));
@@ -156,9 +152,7 @@ async fn paused_and_reconcile_requested_at() {
         })
         .await;
     let obj = world
-        .wait_for("born-paused", "paused", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("ReconcilePaused")
-        })
+        .wait_reason("born-paused", "Synced", "ReconcilePaused")
         .await;
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
     tokio::time::sleep(Duration::from_secs(2)).await;

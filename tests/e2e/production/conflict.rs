@@ -65,11 +65,7 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
         .await
         .expect("create ChatGroup in the other namespace");
 
-    let obj = world
-        .wait_for("newer", "Conflict", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("Conflict")
-        })
-        .await;
+    let obj = world.wait_reason("newer", "Synced", "Conflict").await;
     check_conflict(&obj, &format!("{}/older", world.ns));
     let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
     let obj_x = loop {

@@ -100,6 +100,25 @@ async fn create_leader_groups(world: &World, range: std::ops::Range<usize>) {
     }
 }
 
+/// The flags that turn on leader election on the Lease `lease` of the test's namespace, with
+/// its timing: lease duration, renew deadline and retry period.
+fn lease_flags<'a>(world: &'a World, lease: &'a str, timing: [&'a str; 3]) -> Vec<&'a str> {
+    let [duration, renew_deadline, retry_period] = timing;
+    vec![
+        "--leader-elect",
+        "--leader-election-name",
+        lease,
+        "--leader-election-namespace",
+        &world.ns,
+        "--lease-duration",
+        duration,
+        "--lease-renew-deadline",
+        renew_deadline,
+        "--lease-retry-period",
+        retry_period,
+    ]
+}
+
 fn ua_is(call: &CallEntry, replica: &str) -> bool {
     call.user_agent.as_deref() == Some(replica_user_agent(replica).as_str())
 }
@@ -113,21 +132,8 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
     let world = World::new("leader").await;
     let lease_name = format!("cams-operator-{}", world.ns);
     let (lease_log, lease_task) = LeaseLog::start(&world, &lease_name);
-    let flags = [
-        "--leader-elect",
-        "--leader-election-name",
-        lease_name.as_str(),
-        "--leader-election-namespace",
-        world.ns.as_str(),
-        "--lease-duration",
-        "6s",
-        "--lease-renew-deadline",
-        "4s",
-        "--lease-retry-period",
-        "1s",
-        "--shutdown-grace",
-        "5s",
-    ];
+    let mut flags = lease_flags(&world, &lease_name, ["6s", "4s", "1s"]);
+    flags.extend(["--shutdown-grace", "5s"]);
     let replica = |id: &str| format!("{id}-{}", world.ns);
     let (a, b, c) = (replica("A"), replica("B"), replica("C"));
     let mut ops: Vec<(String, Operator)> = vec![
@@ -379,19 +385,7 @@ async fn set_holder(world: &World, name: &str, holder: Option<&str>) {
 async fn leader_lost_and_regained_20_times_keeps_tasks_and_memory_flat() {
     let world = World::new("leader-terms").await;
     let lease_name = format!("cams-operator-{}", world.ns);
-    let flags = [
-        "--leader-elect",
-        "--leader-election-name",
-        lease_name.as_str(),
-        "--leader-election-namespace",
-        world.ns.as_str(),
-        "--lease-duration",
-        "4s",
-        "--lease-renew-deadline",
-        "3s",
-        "--lease-retry-period",
-        "500ms",
-    ];
+    let flags = lease_flags(&world, &lease_name, ["4s", "3s", "500ms"]);
     let id = format!("A-{}", world.ns);
     let mut op = world.operator_with(&id, &[], &flags);
     let addr = op.bound_addr("metrics").await;

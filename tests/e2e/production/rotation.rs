@@ -9,7 +9,7 @@ use cams_simulator::CallEntry;
 use chrono::Utc;
 use serde_json::json;
 
-use crate::harness::{call_group, call_time, condition, reason, World, SECRET};
+use crate::harness::{call_group, call_time, condition, World, SECRET};
 
 fn key_of(call: &CallEntry) -> &str {
     call.access_key_id.as_deref().unwrap_or_default()
@@ -67,12 +67,7 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
         })
         .await;
     world
-        .wait_for(
-            "failing-wrong",
-            "CredentialsInvalid",
-            Duration::from_secs(30),
-            |o| reason(o, "Synced").as_deref() == Some("CredentialsInvalid"),
-        )
+        .wait_reason("failing-wrong", "Synced", "CredentialsInvalid")
         .await;
     // …and, once K1 is revoked, two new objects on the shared Secret (InvalidAccessKeyId).
     world.sim_revoke_key(&k1).await;
@@ -87,9 +82,7 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
     let failing = ["failing-wrong", "failing-0", "failing-1"];
     for name in failing {
         let obj = world
-            .wait_for(name, "CredentialsInvalid", Duration::from_secs(30), |o| {
-                reason(o, "Synced").as_deref() == Some("CredentialsInvalid")
-            })
+            .wait_reason(name, "Synced", "CredentialsInvalid")
             .await;
         assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
         assert_eq!(condition(&obj, "Stalled").as_deref(), Some("True"));

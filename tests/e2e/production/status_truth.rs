@@ -51,11 +51,7 @@ async fn a_group_deleted_behind_the_operators_back_never_shows_ready_after_a_for
             Some("after-delete"),
         )
         .await;
-    let obj = world
-        .wait_for("gone", "InvalidSpec", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("InvalidSpec")
-        })
-        .await;
+    let obj = world.wait_reason("gone", "Synced", "InvalidSpec").await;
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
     assert_eq!(
         obj.status.as_ref().and_then(|s| s.code.as_deref()),
@@ -97,11 +93,7 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
     world
         .patch("lost", json!({"spec": {"subject": "Interim"}}))
         .await;
-    world
-        .wait_for("lost", "retrying", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("ReconcileError")
-        })
-        .await;
+    world.wait_reason("lost", "Synced", "ReconcileError").await;
     let group = sim_group(&world, "EA303LOST").await;
     assert_eq!(
         group.subject.as_deref(),
@@ -245,9 +237,7 @@ async fn a_region_outside_the_allowlist_is_stalled_and_nothing_is_sent() {
         })
         .await;
     let obj = world
-        .wait_for("oss", "RegionNotAllowed", Duration::from_secs(30), |o| {
-            reason(o, "Stalled").as_deref() == Some("RegionNotAllowed")
-        })
+        .wait_reason("oss", "Stalled", "RegionNotAllowed")
         .await;
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
     assert_eq!(condition(&obj, "Stalled").as_deref(), Some("True"));
