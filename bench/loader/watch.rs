@@ -16,10 +16,13 @@ use kube::Api;
 pub struct Seen {
     /// Initial list done.
     pub synced: bool,
+    /// Every ChatGroup's last resourceVersion, by name.
     pub version: HashMap<String, String>,
-    pub writes: HashMap<String, u32>,
-    pub ready: HashMap<String, bool>,
+    writes: HashMap<String, u32>,
+    ready: HashMap<String, bool>,
+    /// Status writes seen since the initial list.
     pub total_writes: u64,
+    /// When the last of them was seen.
     pub last_change: Option<Instant>,
 }
 

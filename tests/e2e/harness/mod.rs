@@ -24,9 +24,13 @@ pub use waiting::Deadline;
 
 /// What hack/e2e.sh set up.
 pub struct Env {
+    /// The simulator's base URL (`CAMS_E2E_SIMULATOR_URL`).
     pub simulator: String,
+    /// The operator binary under test (`CAMS_E2E_OPERATOR_BIN`).
     pub operator_bin: PathBuf,
+    /// The run's scratch folder, for logs and manifests (`CAMS_E2E_WORK`).
     pub work: PathBuf,
+    /// kubectl, configured for the test cluster (`KUBECTL`).
     pub kubectl: PathBuf,
 }
 
@@ -38,6 +42,7 @@ pub fn var(name: &str) -> String {
 }
 
 impl Env {
+    /// Reads the environment; panics when the tier was not started by hack/e2e.sh.
     pub fn get() -> Env {
         Env {
             simulator: var("CAMS_E2E_SIMULATOR_URL"),
@@ -52,17 +57,24 @@ impl Env {
 /// a Secret [`SECRET`] holding that key.
 pub struct World {
     pub env: Env,
+    /// An admin client of the test cluster (KUBECONFIG).
     pub client: Client,
+    /// This test's namespace.
     pub ns: String,
+    /// This test's simulator tenant (CustSpaceId).
     pub tenant: String,
+    /// The access key the simulator knows and [`SECRET`] holds.
     pub access_key_id: String,
     pub access_key_secret: String,
+    /// A plain HTTP client (the operator's /metrics and probes).
     pub http: reqwest::Client,
     /// The simulator's admin API.
     pub sim: SimulatorClient,
 }
 
 impl World {
+    /// A world whose names start with `prefix` and end with a random suffix: its namespace,
+    /// its key in the simulator, and the Secret holding it.
     pub async fn new(prefix: &str) -> World {
         let env = Env::get();
         let client = Client::try_default()

@@ -68,6 +68,7 @@ impl World {
             .collect()
     }
 
+    /// Creates a ChatGroup through the API; the object as stored.
     pub async fn create(&self, cg: &ChatGroup) -> ChatGroup {
         self.chatgroups()
             .create(&PostParams::default(), cg)
@@ -84,6 +85,7 @@ impl World {
             .await;
     }
 
+    /// A ChatGroup of this test's namespace, read from the API server.
     pub async fn get(&self, name: &str) -> ChatGroup {
         self.chatgroups().get(name).await.expect("get ChatGroup")
     }

@@ -10,6 +10,7 @@ use super::{Deadline, World};
 /// The operator binary as a child process.
 pub struct Operator {
     child: Option<tokio::process::Child>,
+    /// Its log file (stderr).
     pub log: PathBuf,
 }
 

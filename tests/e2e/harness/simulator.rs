@@ -7,6 +7,7 @@ use cams_simulator::{AccessKeySpec, CallEntry, CallQuery, FaultConfig, GroupSeed
 use super::World;
 
 impl World {
+    /// Adds (or replaces) an access key in the simulator, valid with the STS `tokens`.
     pub async fn sim_put_key(&self, id: &str, secret: &str, tokens: &[&str]) {
         let spec = AccessKeySpec::new(secret).with_tokens(tokens.iter().copied());
         self.sim

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kube::api::ListParams;
 use serde_json::json;
 
-use crate::harness::{call_group, var, World};
+use crate::harness::{call_group, var, Deadline, World};
 
 const FIRST: usize = 30;
 const SECOND: usize = 20;
@@ -42,13 +42,11 @@ async fn restart_apiserver() -> (Duration, bool) {
 /// Waits until the test's own client gets answers again.
 async fn wait_api(world: &World) {
     let api = world.chatgroups();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
     while api.list(&ListParams::default()).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the API server did not answer after its restart"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        deadline
+            .tick(|| "the API server did not answer after its restart".into())
+            .await;
     }
 }
 
