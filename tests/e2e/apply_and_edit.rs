@@ -12,14 +12,13 @@ use crate::harness::{condition, World};
 async fn create_edit_and_no_op_changes() {
     let world = World::new("apply").await;
     let mut operator = world.operator(&[]);
-    let cg = world
-        .group(
-            "vip",
-            "EA303VIP",
-            json!({"subject": "VIP support", "description": "Priority line", "profilePictureUrl": "https://cdn.example.com/vip.jpg"}),
-        )
+    world
+        .create_group("vip", "EA303VIP", |b| {
+            b.subject(Some("VIP support"))
+                .description(Some("Priority line"))
+                .profile_picture_url(Some("https://cdn.example.com/vip.jpg"))
+        })
         .await;
-    world.create(&cg).await;
 
     // Create -> Ready, with the CAMS envelope in status and exactly one call.
     let obj = world.wait_ready("vip").await;
@@ -71,25 +70,10 @@ async fn create_edit_and_no_op_changes() {
     );
 
     // Spec edit -> exactly one more call and the new status.
-    let api = world.chatgroups();
-    api.patch(
-        "vip",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"subject": "VIP support 2"}})),
-    )
-    .await
-    .unwrap();
-    let obj = world
-        .wait_for(
-            "vip",
-            "Ready at generation 2",
-            Duration::from_secs(30),
-            |o| {
-                o.status.as_ref().and_then(|s| s.observed_generation) == Some(2)
-                    && condition(o, "Ready").as_deref() == Some("True")
-            },
-        )
+    world
+        .patch("vip", json!({"spec": {"subject": "VIP support 2"}}))
         .await;
+    let obj = world.wait_ready_at("vip", 2).await;
     let calls = world
         .expect_calls("UpdateChatGroup", 2, Duration::from_secs(1))
         .await;
@@ -115,6 +99,7 @@ async fn create_edit_and_no_op_changes() {
             true,
         ),
     ];
+    let api = world.chatgroups();
     for (what, patch, status_edit) in edits {
         let after = if status_edit {
             api.patch_status("vip", &PatchParams::default(), &patch)

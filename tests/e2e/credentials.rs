@@ -6,9 +6,8 @@ use std::time::Duration;
 use cams_operator::cams::encode::percent_encode;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
-use serde_json::json;
 
-use crate::harness::{condition, reason, World};
+use crate::harness::{condition, World};
 
 #[tokio::test]
 async fn wrong_credentials_are_reported_and_never_leak() {
@@ -28,32 +27,23 @@ async fn wrong_credentials_are_reported_and_never_leak() {
             .await;
         let operator = world.operator(&["--signature", signature]);
 
-        let cg = world
-            .group(
-                "bad-creds",
-                "EA303BAD",
-                json!({"subject": "x", "credentialsSecretRef": {"name": "wrong"}}),
-            )
+        world
+            .create_group("bad-creds", "EA303BAD", |b| {
+                b.subject(Some("x")).secret_ref(Some("wrong"))
+            })
             .await;
-        world.create(&cg).await;
-        let missing = world
-            .group(
-                "no-secret",
-                "EA303MISS",
-                json!({"credentialsSecretRef": {"name": "does-not-exist"}}),
-            )
+        world
+            .create_group("no-secret", "EA303MISS", |b| {
+                b.secret_ref(Some("does-not-exist"))
+            })
             .await;
-        world.create(&missing).await;
-        let unlent = world.group("not-lent", "EA303LEND", json!({})).await;
-        let mut unlent = unlent;
-        unlent.spec.credentials_secret_ref = None;
-        world.create(&unlent).await;
+        world
+            .create_group("not-lent", "EA303LEND", |b| b.secret_ref(None))
+            .await;
 
         for name in ["bad-creds", "no-secret", "not-lent"] {
             let obj = world
-                .wait_for(name, "CredentialsInvalid", Duration::from_secs(30), |o| {
-                    reason(o, "Synced").as_deref() == Some("CredentialsInvalid")
-                })
+                .wait_reason(name, "Synced", "CredentialsInvalid")
                 .await;
             assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"), "{name}");
             assert_eq!(

@@ -10,25 +10,18 @@
 //! the release in another namespace than the ChatGroups).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use cams_operator::fixtures::ChatGroupBuilder;
 use cams_simulator::CallQuery;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
-use serde_json::json;
 
-use crate::harness::{condition, reason, World};
+use crate::harness::{condition, var, Deadline, Operator, World};
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/cams-operator");
-
-fn var(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run `make e2e` (hack/e2e.sh)"))
-}
 
 /// helm, with the admin kubeconfig of the test cluster and its own config/cache folders.
 async fn helm(work: &Path, args: &[&str]) -> String {
@@ -139,106 +132,38 @@ async fn installed_deployment(world: &World, release_ns: &str) -> Installed {
 /// environment, POD_NAME/POD_NAMESPACE as the downward API would set them, the chart
 /// ServiceAccount's kubeconfig, and flags (which win over the environment) only for what
 /// differs here: the simulator endpoint and free loopback ports for metrics and health.
-struct ChartOperator {
-    child: tokio::process::Child,
-    log: PathBuf,
-}
-
-impl ChartOperator {
-    fn start(
-        world: &World,
-        installed: &Installed,
-        kubeconfig: &Path,
-        pod: &str,
-        pod_ns: &str,
-    ) -> Self {
-        let log = world
-            .env
-            .work
-            .join(format!("{}-helm-operator.log", world.ns));
-        let file = std::fs::File::create(&log).expect("operator log file");
-        let mut cmd = tokio::process::Command::new(&world.env.operator_bin);
-        cmd.arg("run")
-            .arg("--endpoint")
-            .arg(&world.env.simulator)
-            .arg("--metrics-addr")
-            .arg("127.0.0.1:0")
-            .arg("--health-addr")
-            .arg("127.0.0.1:0")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(&installed.env)
-            .env("POD_NAME", pod)
-            .env("POD_NAMESPACE", pod_ns)
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info,cams_operator=debug")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file))
-            .kill_on_drop(true);
-        ChartOperator {
-            child: cmd.spawn().expect("start cams-operator"),
-            log,
-        }
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The address logged as "serving {what} on ADDR".
-    async fn bound(&mut self, what: &str) -> String {
-        let needle = format!("serving {what} on ");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(line) = self.logs().lines().find(|l| l.contains(&needle)) {
-                let rest = &line[line.find(&needle).unwrap() + needle.len()..];
-                return rest
-                    .split(|c: char| c == '"' || c.is_whitespace())
-                    .next()
-                    .unwrap()
-                    .to_string();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "the operator exited ({status}) before serving {what}:\n{}",
-                    self.logs()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the operator did not log {needle:?}:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status();
-        }
-        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-    }
+fn start_chart_operator(
+    world: &World,
+    installed: &Installed,
+    kubeconfig: &Path,
+    pod: &str,
+    pod_ns: &str,
+) -> Operator {
+    let log = world
+        .env
+        .work
+        .join(format!("{}-helm-operator.log", world.ns));
+    let mut cmd = tokio::process::Command::new(&world.env.operator_bin);
+    cmd.arg("run")
+        .arg("--endpoint")
+        .arg(&world.env.simulator)
+        .arg("--metrics-addr")
+        .arg("127.0.0.1:0")
+        .arg("--health-addr")
+        .arg("127.0.0.1:0")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&installed.env)
+        .env("POD_NAME", pod)
+        .env("POD_NAMESPACE", pod_ns)
+        .env("KUBECONFIG", kubeconfig)
+        .env("RUST_LOG", "info,cams_operator=debug");
+    Operator::launch(cmd, log)
 }
 
 /// Sum of every `cams_operator_cams_requests_total` sample on /metrics.
-async fn cams_requests_total(http: &reqwest::Client, metrics_addr: &str) -> (f64, String) {
-    let text = http
-        .get(format!("http://{metrics_addr}/metrics"))
-        .send()
-        .await
-        .expect("scrape /metrics")
-        .text()
-        .await
-        .expect("/metrics body");
+async fn cams_requests_total(world: &World, metrics_addr: &str) -> (f64, String) {
+    let text = world.scrape(metrics_addr).await;
     let sum = text
         .lines()
         .filter(|l| {
@@ -354,29 +279,25 @@ async fn scenario(
         &["create", "events"], // core/v1 events: the recorder writes events.k8s.io only
         &["patch", "events.events.k8s.io"], // every event is created anew
     ];
-    for check in denied {
-        let mut args = check.to_vec();
-        args.extend_from_slice(&["-n", &world.ns]);
-        assert_eq!(
-            can_i(world, &sa_user, &args).await,
-            "no",
-            "the chart grants {check:?}"
-        );
-    }
     let allowed: [&[&str]; 4] = [
         &["watch", "chatgroups.cams.dev"],
         &["patch", "chatgroups.cams.dev", "--subresource=status"],
         &["get", "secrets"],
         &["create", "events.events.k8s.io"],
     ];
-    for check in allowed {
-        let mut args = check.to_vec();
-        args.extend_from_slice(&["-n", &world.ns]);
-        assert_eq!(
-            can_i(world, &sa_user, &args).await,
-            "yes",
-            "the chart does not grant {check:?}"
-        );
+    for (checks, want, wrong) in [
+        (&denied[..], "no", "grants"),
+        (&allowed[..], "yes", "does not grant"),
+    ] {
+        for check in checks {
+            let mut args = check.to_vec();
+            args.extend_from_slice(&["-n", &world.ns]);
+            assert_eq!(
+                can_i(world, &sa_user, &args).await,
+                want,
+                "the chart {wrong} {check:?}"
+            );
+        }
     }
     // Secrets: read by name only; listed and watched only per namespace with watchNamespaces.
     for verb in ["list", "watch"] {
@@ -410,18 +331,15 @@ async fn scenario(
     );
 
     let pod = format!("{release}-7d4b9c-x2x9k");
-    let mut operator = ChartOperator::start(world, &installed, &kubeconfig, &pod, release_ns);
-    let metrics_addr = operator.bound("metrics").await;
-    let health_addr = operator.bound("health").await;
+    let mut operator = start_chart_operator(world, &installed, &kubeconfig, &pod, release_ns);
+    let metrics_addr = operator.bound_addr("metrics").await;
+    let health_addr = operator.bound_addr("health").await;
 
-    let mut cg = world
-        .group("vip", "EA303VIP", json!({"subject": "VIP support"}))
+    world
+        .create_group("vip", "EA303VIP", |b| {
+            with_label(b.subject(Some("VIP support")), label)
+        })
         .await;
-    if let Some(label) = label {
-        let (k, v) = label.split_once('=').unwrap();
-        cg.metadata.labels = Some([(k.to_string(), v.to_string())].into());
-    }
-    world.create(&cg).await;
     let obj = world.wait_ready("vip").await;
     assert_eq!(condition(&obj, "Synced").as_deref(), Some("True"));
     world
@@ -443,9 +361,9 @@ async fn scenario(
     // The counter equals what the simulator saw for this tenant.
     let calls = tenant_calls(world).await;
     assert_eq!(calls, 1, "one CAMS call in all");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Deadline::after(Duration::from_secs(10), Duration::from_millis(200));
     loop {
-        let (sum, text) = cams_requests_total(&world.http, &metrics_addr).await;
+        let (sum, text) = cams_requests_total(world, &metrics_addr).await;
         if sum == calls as f64 {
             let samples: Vec<&str> = text
                 .lines()
@@ -454,11 +372,13 @@ async fn scenario(
             eprintln!("/metrics: {samples:?}");
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "cams_operator_cams_requests_total sums to {sum}, the simulator logged {calls}:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        deadline
+            .tick(|| {
+                format!(
+                    "cams_operator_cams_requests_total sums to {sum}, the simulator logged {calls}:\n{text}"
+                )
+            })
+            .await;
     }
 
     // Leader election ran on the Lease the chart names, in the release namespace.
@@ -476,26 +396,7 @@ async fn scenario(
     );
 
     // The Normal Updated event was written (events.k8s.io create).
-    let events: Api<Event> = Api::namespaced(world.client.clone(), &world.ns);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let list = events
-            .list(&ListParams::default())
-            .await
-            .expect("list events");
-        if list.items.iter().any(|e| {
-            e.reason.as_deref() == Some("Updated")
-                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("vip")
-        }) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no Updated event for vip: {:#?}",
-            list.items
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    world.wait_event(&world.ns, "vip", "Updated", None).await;
 
     if !namespaced {
         secret_created_late_is_noticed_without_a_watch(world, label).await;
@@ -513,24 +414,25 @@ async fn scenario(
     eprintln!("{out}");
 }
 
+/// `b` with the label `key=value` of `label`, if any.
+fn with_label(b: ChatGroupBuilder, label: Option<&str>) -> ChatGroupBuilder {
+    match label.and_then(|l| l.split_once('=')) {
+        Some((k, v)) => b.label(k, v),
+        None => b,
+    }
+}
+
 /// Cluster-wide the operator cannot list or watch Secrets: a ChatGroup whose Secret appears
 /// after it re-reads that Secret's metadata and converges within the 60 s bound.
 async fn secret_created_late_is_noticed_without_a_watch(world: &World, label: Option<&str>) {
-    let mut late = world
-        .group(
-            "late",
-            "EA303LATE",
-            json!({"subject": "Late", "credentialsSecretRef": {"name": "late-credentials"}}),
-        )
-        .await;
-    if let Some((k, v)) = label.and_then(|l| l.split_once('=')) {
-        late.metadata.labels = Some([(k.to_string(), v.to_string())].into());
-    }
-    world.create(&late).await;
     world
-        .wait_for("late", "CredentialsInvalid", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("CredentialsInvalid")
+        .create_group("late", "EA303LATE", |b| {
+            let b = b.subject(Some("Late")).secret_ref(Some("late-credentials"));
+            with_label(b, label)
         })
+        .await;
+    world
+        .wait_reason("late", "Synced", "CredentialsInvalid")
         .await;
     let started = Instant::now();
     world

@@ -10,7 +10,7 @@ use kube::api::ListParams;
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::harness::{condition, reason, World};
+use crate::harness::{condition, World};
 
 /// kstatus's answer for each object: name -> (status, message).
 async fn kstatus(objects: &[Value]) -> Vec<(String, String, String)> {
@@ -49,16 +49,15 @@ async fn kstatus_reads_ready_retrying_and_stalled() {
     let mut operator = world.operator(&["--retry-base", "30s"]);
 
     // Ready: the group exists, CAMS accepts.
-    let ready = world
-        .group("ready", "EA303READY", json!({"subject": "Ready"}))
+    world
+        .create_group("ready", "EA303READY", |b| b.subject(Some("Ready")))
         .await;
-    world.create(&ready).await;
     world.wait_ready("ready").await;
 
     // Stalled: CAMS does not know the group (InvalidParameter.GroupNotExist -> InvalidSpec).
-    let mut stalled = world.group("stalled", "EA303KNOWN", json!({})).await;
-    stalled.spec.group_id = "EA303MISSING".to_string();
-    world.create(&stalled).await;
+    world
+        .create_group("stalled", "EA303KNOWN", |b| b.group_id("EA303MISSING"))
+        .await;
     world
         .wait_for("stalled", "Stalled", Duration::from_secs(30), |o| {
             condition(o, "Stalled").as_deref() == Some("True")
@@ -72,14 +71,11 @@ async fn kstatus_reads_ready_retrying_and_stalled() {
             ..FaultConfig::default()
         })
         .await;
-    let retrying = world
-        .group("retrying", "EA303RETRY", json!({"subject": "Retry"}))
-        .await;
-    world.create(&retrying).await;
     world
-        .wait_for("retrying", "retrying", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("ReconcileError")
-        })
+        .create_group("retrying", "EA303RETRY", |b| b.subject(Some("Retry")))
+        .await;
+    world
+        .wait_reason("retrying", "Synced", "ReconcileError")
         .await;
 
     let list = world

@@ -5,38 +5,26 @@
 
 use std::time::Duration;
 
+use cams_operator::resource::{PAUSED_ANNOTATION, RECONCILE_REQUESTED_AT_ANNOTATION};
 use serde_json::json;
 
-use crate::harness::{condition, reason, World};
-
-const PAUSED: &str = "cams.dev/paused";
-const REQUESTED: &str = "cams.dev/reconcile-requested-at";
+use crate::harness::{condition, reason, World, SECRET};
 
 #[tokio::test]
 async fn paused_and_reconcile_requested_at() {
     let world = World::new("annot").await;
     let mut operator = world.operator(&[]);
-    let cg = world
-        .group("vip", "EA303ANN", json!({"subject": "v1"}))
+    world
+        .create_group("vip", "EA303ANN", |b| b.subject(Some("v1")))
         .await;
-    world.create(&cg).await;
     world.wait_ready("vip").await;
     world
         .expect_calls("UpdateChatGroup", 1, Duration::from_millis(500))
         .await;
 
     // Paused: a status change, no call; Ready stays True.
-    world
-        .patch(
-            "vip",
-            json!({"metadata": {"annotations": {PAUSED: "true"}}}),
-        )
-        .await;
-    let obj = world
-        .wait_for("vip", "paused", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("ReconcilePaused")
-        })
-        .await;
+    world.annotate("vip", PAUSED_ANNOTATION, Some("true")).await;
+    let obj = world.wait_reason("vip", "Synced", "ReconcilePaused").await;
     assert_eq!(condition(&obj, "Synced").as_deref(), Some("False"));
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("True"));
     assert_eq!(condition(&obj, "Stalled").as_deref(), Some("False"));
@@ -61,9 +49,7 @@ async fn paused_and_reconcile_requested_at() {
     );
 
     // Unpaused: exactly one call, with the latest spec.
-    world
-        .patch("vip", json!({"metadata": {"annotations": {PAUSED: null}}}))
-        .await;
+    world.annotate("vip", PAUSED_ANNOTATION, None).await;
     world.wait_ready("vip").await;
     let calls = world
         .expect_calls("UpdateChatGroup", 2, Duration::from_secs(2))
@@ -73,10 +59,7 @@ async fn paused_and_reconcile_requested_at() {
 
     // A new token: exactly one re-apply of the same spec, recorded in status.
     world
-        .patch(
-            "vip",
-            json!({"metadata": {"annotations": {REQUESTED: "t1"}}}),
-        )
+        .annotate("vip", RECONCILE_REQUESTED_AT_ANNOTATION, Some("t1"))
         .await;
     let obj = world
         .wait_for("vip", "t1 handled", Duration::from_secs(30), |o| {
@@ -98,7 +81,7 @@ async fn paused_and_reconcile_requested_at() {
     world
         .patch(
             "vip",
-            json!({"metadata": {"annotations": {REQUESTED: "t1"}, "labels": {"touched": "yes"}}}),
+            json!({"metadata": {"annotations": {RECONCILE_REQUESTED_AT_ANNOTATION: "t1"}, "labels": {"touched": "yes"}}}),
         )
         .await;
     world
@@ -109,10 +92,9 @@ async fn paused_and_reconcile_requested_at() {
     // reconciled everything.
     operator.stop().await;
     let mut operator = world.operator(&[]);
-    let probe = world
-        .group("probe", "EA303PROBE", json!({"subject": "probe"}))
+    world
+        .create_group("probe", "EA303PROBE", |b| b.subject(Some("probe")))
         .await;
-    world.create(&probe).await;
     world.wait_ready("probe").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let vip_calls = world.calls_for_group("UpdateChatGroup", "EA303ANN").await;
@@ -121,10 +103,7 @@ async fn paused_and_reconcile_requested_at() {
 
     // A new token t2: exactly one more.
     world
-        .patch(
-            "vip",
-            json!({"metadata": {"annotations": {REQUESTED: "t2"}}}),
-        )
+        .annotate("vip", RECONCILE_REQUESTED_AT_ANNOTATION, Some("t2"))
         .await;
     world
         .wait_for("vip", "t2 handled", Duration::from_secs(30), |o| {
@@ -148,7 +127,7 @@ async fn paused_and_reconcile_requested_at() {
     let mark = world.last_seq().await;
     world
         .patch_secret_data(
-            "cams-credentials",
+            SECRET,
             json!({
                 "accessKeyId": world.access_key_id,
                 "accessKeySecret": world.access_key_secret,
@@ -167,15 +146,13 @@ async fn paused_and_reconcile_requested_at() {
     println!("Secret update: 0 calls, 0 status writes for 2 synced objects");
 
     // Born paused: no call at all, Ready False ReconcilePaused; unpausing makes one call.
-    let mut born = world
-        .group("born-paused", "EA303BORN", json!({"subject": "born"}))
-        .await;
-    born.metadata.annotations = Some([(PAUSED.to_string(), "true".to_string())].into());
-    world.create(&born).await;
-    let obj = world
-        .wait_for("born-paused", "paused", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("ReconcilePaused")
+    world
+        .create_group("born-paused", "EA303BORN", |b| {
+            b.subject(Some("born")).paused()
         })
+        .await;
+    let obj = world
+        .wait_reason("born-paused", "Synced", "ReconcilePaused")
         .await;
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -183,12 +160,7 @@ async fn paused_and_reconcile_requested_at() {
         .calls_for_group("UpdateChatGroup", "EA303BORN")
         .await
         .is_empty());
-    world
-        .patch(
-            "born-paused",
-            json!({"metadata": {"annotations": {PAUSED: null}}}),
-        )
-        .await;
+    world.annotate("born-paused", PAUSED_ANNOTATION, None).await;
     world.wait_ready("born-paused").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(

@@ -7,11 +7,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cams_simulator::FaultConfig;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use serde_json::json;
 
-use crate::harness::{call_group, World};
+use crate::harness::{call_group, var, Deadline, World};
 
 const FIRST: usize = 30;
 const SECOND: usize = 20;
@@ -28,8 +27,8 @@ const RECOVERY: Duration = Duration::from_secs(45);
 /// running); returns how long it took and whether kube-apiserver had to be SIGKILLed.
 async fn restart_apiserver() -> (Duration, bool) {
     let started = Instant::now();
-    let script = std::env::var("CAMS_E2E_CLUSTER_SH").expect("CAMS_E2E_CLUSTER_SH");
-    let dir = std::env::var("CAMS_E2E_CLUSTER_DIR").expect("CAMS_E2E_CLUSTER_DIR");
+    let script = var("CAMS_E2E_CLUSTER_SH");
+    let dir = var("CAMS_E2E_CLUSTER_DIR");
     let out = tokio::process::Command::new("bash")
         .args([script.as_str(), "restart-apiserver", dir.as_str()])
         .output()
@@ -43,13 +42,11 @@ async fn restart_apiserver() -> (Duration, bool) {
 /// Waits until the test's own client gets answers again.
 async fn wait_api(world: &World) {
     let api = world.chatgroups();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
     while api.list(&ListParams::default()).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the API server did not answer after its restart"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        deadline
+            .tick(|| "the API server did not answer after its restart".into())
+            .await;
     }
 }
 
@@ -58,36 +55,17 @@ async fn disruptive_apiserver_restart() {
     let world = World::new("apirestart").await;
     // 200 ms per call and 2 workers: about 10 calls a second, so the first batch is still in
     // progress when the API server goes away.
-    world
-        .set_faults(FaultConfig {
-            latency_ms: 200,
-            ..FaultConfig::default()
-        })
-        .await;
+    world.set_latency(200).await;
     let concurrency = CONCURRENCY.to_string();
     let mut operator = world.operator(&["--concurrency", concurrency.as_str()]);
     let pid = operator.pid().expect("operator started");
     let first = world
-        .groups(
-            "before",
-            7_500,
-            FIRST,
-            json!({"subject": "before the restart"}),
-        )
+        .groups("before", 7_500, FIRST, |b| {
+            b.subject(Some("before the restart"))
+        })
         .await;
     world.create_all(&first, 8).await;
-    loop {
-        let ok = world
-            .calls_since("UpdateChatGroup", 0)
-            .await
-            .iter()
-            .filter(|c| c.code == "OK")
-            .count();
-        if ok >= 8 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    world.wait_accepted(8, Duration::from_secs(60)).await;
     let (ready_before, _) = world.count_ready().await;
 
     // 1. A restart mid-run; after it, new objects and spec edits of old ones.
@@ -95,23 +73,18 @@ async fn disruptive_apiserver_restart() {
     let back = Instant::now();
     wait_api(&world).await;
     let second = world
-        .groups(
-            "after",
-            7_600,
-            SECOND,
-            json!({"subject": "after the restart"}),
-        )
+        .groups("after", 7_600, SECOND, |b| {
+            b.subject(Some("after the restart"))
+        })
         .await;
     world.create_all(&second, 8).await;
-    let api = world.chatgroups();
     for cg in first.iter().take(EDITED) {
-        api.patch(
-            cg.metadata.name.as_deref().unwrap(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"subject": "edited after the restart"}})),
-        )
-        .await
-        .expect("edit after the restart");
+        world
+            .patch(
+                cg.metadata.name.as_deref().unwrap(),
+                json!({"spec": {"subject": "edited after the restart"}}),
+            )
+            .await;
     }
     world.wait_all_ready(FIRST + SECOND, RECOVERY).await;
     let converged = back.elapsed();
@@ -140,7 +113,7 @@ async fn disruptive_apiserver_restart() {
     );
 
     // 2. A hard outage: SIGKILL, so every watch and request fails at once, then 20 s down.
-    let dir = std::env::var("CAMS_E2E_CLUSTER_DIR").expect("CAMS_E2E_CLUSTER_DIR");
+    let dir = var("CAMS_E2E_CLUSTER_DIR");
     let apiserver_pid = std::fs::read_to_string(format!("{dir}/apiserver.pid"))
         .expect("apiserver.pid")
         .trim()
@@ -155,7 +128,7 @@ async fn disruptive_apiserver_restart() {
     let back_again = Instant::now();
     wait_api(&world).await;
     let late = world
-        .groups("late", 7_700, LATE, json!({"subject": "after the outage"}))
+        .groups("late", 7_700, LATE, |b| b.subject(Some("after the outage")))
         .await;
     world.create_all(&late, 8).await;
     world.wait_all_ready(FIRST + SECOND + LATE, RECOVERY).await;

@@ -5,12 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use serde_json::json;
-
-use crate::harness::{condition, reason, World};
 use cams_operator::resource::ChatGroup;
+use kube::api::{Api, DeleteParams, PostParams};
+
+use crate::harness::{condition, is_ready, reason, Deadline, World};
 
 const RECHECK: Duration = Duration::from_secs(30);
 
@@ -42,47 +40,40 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
     let other: Api<ChatGroup> = Api::namespaced(world.client.clone(), &other_ns);
 
     // The older of each pair: in this namespace, Ready with one call each.
-    let older = world
-        .group("older", "EA303DUP", json!({"subject": "older"}))
+    world
+        .create_group("older", "EA303DUP", |b| b.subject(Some("older")))
         .await;
-    world.create(&older).await;
-    let older_x = world
-        .group("older-x", "EA303XNS", json!({"subject": "older across"}))
+    world
+        .create_group("older-x", "EA303XNS", |b| b.subject(Some("older across")))
         .await;
-    world.create(&older_x).await;
     world.wait_ready("older").await;
     world.wait_ready("older-x").await;
     // creationTimestamp has one-second resolution: make the newer ones clearly newer.
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
     // The newer: same namespace, and the other watched namespace.
-    let newer = world
-        .group("newer", "EA303DUP", json!({"subject": "newer"}))
+    world
+        .create_group("newer", "EA303DUP", |b| b.subject(Some("newer")))
         .await;
-    world.create(&newer).await;
-    let mut newer_x = world
-        .group("newer-x", "EA303XNS", json!({"subject": "newer across"}))
+    let newer_x = world
+        .group("newer-x", "EA303XNS", |b| {
+            b.subject(Some("newer across")).namespace(&other_ns)
+        })
         .await;
-    newer_x.metadata.namespace = Some(other_ns.clone());
     other
         .create(&PostParams::default(), &newer_x)
         .await
         .expect("create ChatGroup in the other namespace");
 
-    let obj = world
-        .wait_for("newer", "Conflict", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("Conflict")
-        })
-        .await;
+    let obj = world.wait_reason("newer", "Synced", "Conflict").await;
     check_conflict(&obj, &format!("{}/older", world.ns));
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
     let obj_x = loop {
         let o = other.get("newer-x").await.unwrap();
         if reason(&o, "Synced").as_deref() == Some("Conflict") {
             break o;
         }
-        assert!(Instant::now() < deadline, "newer-x: {:#?}", o.status);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        deadline.tick(|| format!("newer-x: {:#?}", o.status)).await;
     };
     // Across namespaces the message never names the other object.
     check_conflict(&obj_x, "A ChatGroup in another namespace");
@@ -93,29 +84,9 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
     );
     // A Warning Conflict event for each (published just after the status write).
     for (ns, name) in [(&world.ns, "newer"), (&other_ns, "newer-x")] {
-        let events: Api<Event> = Api::namespaced(world.client.clone(), ns);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = events
-                .list(&ListParams::default())
-                .await
-                .unwrap()
-                .items
-                .into_iter()
-                .any(|e| {
-                    e.reason.as_deref() == Some("Conflict")
-                        && e.type_.as_deref() == Some("Warning")
-                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-                });
-            if found {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no Warning Conflict event for {ns}/{name}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        world
+            .wait_event(ns, name, "Conflict", Some("Warning"))
+            .await;
     }
     // The older ones stay Ready; one call per group, from the older object.
     world
@@ -146,9 +117,7 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
         let deadline = deleted + RECHECK + Duration::from_secs(10);
         loop {
             let o = api.get(name).await.unwrap();
-            if condition(&o, "Ready").as_deref() == Some("True")
-                && o.status.as_ref().and_then(|s| s.observed_generation) == o.metadata.generation
-            {
+            if is_ready(&o) {
                 assert_eq!(condition(&o, "Stalled").as_deref(), Some("False"));
                 times.push(deleted.elapsed().as_secs_f64());
                 break;

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cams_simulator::{CallEntry, FaultConfig, HangFault};
-use serde_json::json;
 
 use crate::harness::{call_group, call_time, World};
 
@@ -80,7 +79,7 @@ async fn faults_converge_within_the_backoff_bound() {
         })
         .await;
     let objs = world
-        .groups("flaky", 7_200, N, json!({"subject": "flaky"}))
+        .groups("flaky", 7_200, N, |b| b.subject(Some("flaky")))
         .await;
     world.create_all(&objs, 16).await;
 

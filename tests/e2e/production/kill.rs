@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cams_simulator::{CallEntry, FaultConfig};
-use serde_json::json;
+use cams_simulator::CallEntry;
 
 use crate::harness::{call_group, call_time, World};
 
@@ -20,14 +19,9 @@ const KILL_AT: [usize; 3] = [12, 28, 44];
 #[tokio::test]
 async fn sigkill_mid_run_three_times() {
     let world = World::new("kill").await;
-    world
-        .set_faults(FaultConfig {
-            latency_ms: LATENCY_MS,
-            ..FaultConfig::default()
-        })
-        .await;
+    world.set_latency(LATENCY_MS).await;
     let objs = world
-        .groups("kill", 7_400, N, json!({"subject": "kill -9"}))
+        .groups("kill", 7_400, N, |b| b.subject(Some("kill -9")))
         .await;
     world.create_all(&objs, 16).await;
     let concurrency = CONCURRENCY.to_string();
@@ -44,31 +38,12 @@ async fn sigkill_mid_run_three_times() {
     let mut operator = world.operator(&flags);
     let mut kills = Vec::new();
     for threshold in KILL_AT {
-        loop {
-            let ok = world
-                .calls_since("UpdateChatGroup", 0)
-                .await
-                .iter()
-                .filter(|c| c.code == "OK")
-                .count();
-            if ok >= threshold {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "only {ok} calls accepted after 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let left = Duration::from_secs(60).saturating_sub(started.elapsed());
+        world.wait_accepted(threshold, left).await;
         let pid = operator.pid();
         operator.kill9().await;
         let at = chrono::Utc::now();
-        let accepted = world
-            .calls_since("UpdateChatGroup", 0)
-            .await
-            .iter()
-            .filter(|c| c.code == "OK")
-            .count();
+        let accepted = world.accepted_calls().await;
         kills.push((at, accepted));
         println!(
             "kill: SIGKILL pid {pid:?} at {:.2}s with {accepted} calls accepted",

@@ -18,7 +18,7 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::json;
 
-use crate::harness::{call_time, replica_user_agent, Operator, World};
+use crate::harness::{call_time, replica_user_agent, Deadline, Operator, World};
 
 const LEASE_DURATION: Duration = Duration::from_secs(6);
 const RETRY_PERIOD: Duration = Duration::from_secs(1);
@@ -66,7 +66,7 @@ impl LeaseLog {
 
     /// Waits for a version held by one of `who`; returns (holder, acquireTime).
     async fn wait_holder(&self, who: &[&str], timeout: Duration) -> (String, DateTime<Utc>) {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout, Duration::from_millis(20));
         loop {
             let found = self.0.lock().unwrap().iter().rev().find_map(|(h, a, _)| {
                 h.as_deref()
@@ -76,14 +76,47 @@ impl LeaseLog {
             if let Some(found) = found {
                 return found;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no Lease holder among {who:?} within {timeout:?}; holders seen: {:?}",
-                self.holders()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            deadline
+                .tick(|| {
+                    format!(
+                        "no Lease holder among {who:?} within {timeout:?}; holders seen: {:?}",
+                        self.holders()
+                    )
+                })
+                .await;
         }
     }
+}
+
+/// ChatGroups `g{i}` of groups `EA303L{i}` with subject `leader {i}`, created.
+async fn create_leader_groups(world: &World, range: std::ops::Range<usize>) {
+    for i in range {
+        let subject = format!("leader {i}");
+        world
+            .create_group(&format!("g{i}"), &format!("EA303L{i}"), |b| {
+                b.subject(Some(&subject))
+            })
+            .await;
+    }
+}
+
+/// The flags that turn on leader election on the Lease `lease` of the test's namespace, with
+/// its timing: lease duration, renew deadline and retry period.
+fn lease_flags<'a>(world: &'a World, lease: &'a str, timing: [&'a str; 3]) -> Vec<&'a str> {
+    let [duration, renew_deadline, retry_period] = timing;
+    vec![
+        "--leader-elect",
+        "--leader-election-name",
+        lease,
+        "--leader-election-namespace",
+        &world.ns,
+        "--lease-duration",
+        duration,
+        "--lease-renew-deadline",
+        renew_deadline,
+        "--lease-retry-period",
+        retry_period,
+    ]
 }
 
 fn ua_is(call: &CallEntry, replica: &str) -> bool {
@@ -99,21 +132,8 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
     let world = World::new("leader").await;
     let lease_name = format!("cams-operator-{}", world.ns);
     let (lease_log, lease_task) = LeaseLog::start(&world, &lease_name);
-    let flags = [
-        "--leader-elect",
-        "--leader-election-name",
-        lease_name.as_str(),
-        "--leader-election-namespace",
-        world.ns.as_str(),
-        "--lease-duration",
-        "6s",
-        "--lease-renew-deadline",
-        "4s",
-        "--lease-retry-period",
-        "1s",
-        "--shutdown-grace",
-        "5s",
-    ];
+    let mut flags = lease_flags(&world, &lease_name, ["6s", "4s", "1s"]);
+    flags.extend(["--shutdown-grace", "5s"]);
     let replica = |id: &str| format!("{id}-{}", world.ns);
     let (a, b, c) = (replica("A"), replica("B"), replica("C"));
     let mut ops: Vec<(String, Operator)> = vec![
@@ -131,16 +151,7 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
         .1
         .wait_log("standing by", Duration::from_secs(30))
         .await;
-    for i in 0..3 {
-        let cg = world
-            .group(
-                &format!("g{i}"),
-                &format!("EA303L{i}"),
-                json!({"subject": format!("leader {i}")}),
-            )
-            .await;
-        world.create(&cg).await;
-    }
+    create_leader_groups(&world, 0..3).await;
     for i in 0..3 {
         world.wait_ready(&format!("g{i}")).await;
     }
@@ -183,16 +194,7 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
     let (_, mut killed) = ops.remove(idx);
     assert!(!killed.running());
     drop(killed);
-    for i in 3..5 {
-        let cg = world
-            .group(
-                &format!("g{i}"),
-                &format!("EA303L{i}"),
-                json!({"subject": format!("leader {i}")}),
-            )
-            .await;
-        world.create(&cg).await;
-    }
+    create_leader_groups(&world, 3..5).await;
     world
         .patch("g0", json!({"spec": {"subject": "edited after the kill"}}))
         .await;
@@ -252,10 +254,9 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
             ..FaultConfig::default()
         })
         .await;
-    let cg = world
-        .group("g5", "EA303L5", json!({"subject": "hung at SIGTERM"}))
+    world
+        .create_group("g5", "EA303L5", |b| b.subject(Some("hung at SIGTERM")))
         .await;
-    world.create(&cg).await;
     world
         .wait_calls("UpdateChatGroup", 1, Duration::from_secs(20), |call| {
             call.code == "Hang" && ua_is(call, &new_leader)
@@ -334,31 +335,9 @@ async fn two_replicas_only_the_leader_calls_and_the_standby_takes_over() {
     lease_task.abort();
 }
 
-/// The operator's metrics address, from its "serving metrics on ADDR" log line.
-async fn metrics_addr(op: &Operator) -> String {
-    op.wait_log("serving metrics on ", Duration::from_secs(30))
-        .await;
-    let logs = op.logs();
-    let rest = logs
-        .split("serving metrics on ")
-        .nth(1)
-        .expect("metrics address");
-    rest.chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-        .collect()
-}
-
 /// One sample of the operator's /metrics, by full name.
 async fn scrape(world: &World, addr: &str, sample: &str) -> i64 {
-    let text = world
-        .http
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .expect("scrape /metrics")
-        .text()
-        .await
-        .expect("/metrics body");
+    let text = world.scrape(addr).await;
     text.lines()
         .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
@@ -377,13 +356,11 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Waits until the operator's leader gauge reads `want`.
 async fn wait_leader_gauge(world: &World, addr: &str, want: i64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
+    let deadline = Deadline::after(timeout, Duration::from_millis(50));
     while scrape(world, addr, "cams_operator_leader").await != want {
-        assert!(
-            Instant::now() < deadline,
-            "leader gauge not {want} within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        deadline
+            .tick(|| format!("leader gauge not {want} within {timeout:?}"))
+            .await;
     }
 }
 
@@ -408,28 +385,15 @@ async fn set_holder(world: &World, name: &str, holder: Option<&str>) {
 async fn leader_lost_and_regained_20_times_keeps_tasks_and_memory_flat() {
     let world = World::new("leader-terms").await;
     let lease_name = format!("cams-operator-{}", world.ns);
-    let flags = [
-        "--leader-elect",
-        "--leader-election-name",
-        lease_name.as_str(),
-        "--leader-election-namespace",
-        world.ns.as_str(),
-        "--lease-duration",
-        "4s",
-        "--lease-renew-deadline",
-        "3s",
-        "--lease-retry-period",
-        "500ms",
-    ];
+    let flags = lease_flags(&world, &lease_name, ["4s", "3s", "500ms"]);
     let id = format!("A-{}", world.ns);
     let mut op = world.operator_with(&id, &[], &flags);
-    let addr = metrics_addr(&op).await;
+    let addr = op.bound_addr("metrics").await;
     let pid = op.pid().expect("operator pid");
     for i in 0..2 {
-        let cg = world
-            .group(&format!("t{i}"), &format!("EA303T{i}"), json!({}))
+        world
+            .create_group(&format!("t{i}"), &format!("EA303T{i}"), |b| b)
             .await;
-        world.create(&cg).await;
     }
     let mut samples: Vec<(i64, u64)> = Vec::new();
     for term in 1..=20 {

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cams_simulator::{FaultConfig, QpsLimit};
-use serde_json::json;
 
 use crate::harness::{call_group, call_time, max_in_window, World};
 
@@ -33,7 +32,7 @@ async fn rate_limit_holds_for_200_at_once() {
         })
         .await;
     let objs = world
-        .groups("rl", 7_100, N, json!({"subject": "rate limited"}))
+        .groups("rl", 7_100, N, |b| b.subject(Some("rate limited")))
         .await;
     // Loaded with the operator stopped, concurrently through the API; then the clock starts.
     let load = Instant::now();

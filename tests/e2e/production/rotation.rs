@@ -9,7 +9,7 @@ use cams_simulator::CallEntry;
 use chrono::Utc;
 use serde_json::json;
 
-use crate::harness::{call_group, call_time, condition, reason, World};
+use crate::harness::{call_group, call_time, condition, World, SECRET};
 
 fn key_of(call: &CallEntry) -> &str {
     call.access_key_id.as_deref().unwrap_or_default()
@@ -44,14 +44,12 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
 
     // Synced with K1 through the shared Secret `cams-credentials`.
     for i in 0..3 {
-        let cg = world
-            .group(
-                &format!("synced-{i}"),
-                &format!("EA303S{i}"),
-                json!({"subject": format!("synced {i}")}),
-            )
+        let subject = format!("synced {i}");
+        world
+            .create_group(&format!("synced-{i}"), &format!("EA303S{i}"), |b| {
+                b.subject(Some(&subject))
+            })
             .await;
-        world.create(&cg).await;
     }
     for i in 0..3 {
         world.wait_ready(&format!("synced-{i}")).await;
@@ -63,40 +61,28 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
 
     // Failing: one object whose own Secret `stale` has a wrong secret for K1
     // (SignatureDoesNotMatch)…
-    let cg = world
-        .group(
-            "failing-wrong",
-            "EA303FW",
-            json!({"subject": "wrong secret", "credentialsSecretRef": {"name": "stale"}}),
-        )
-        .await;
-    world.create(&cg).await;
     world
-        .wait_for(
-            "failing-wrong",
-            "CredentialsInvalid",
-            Duration::from_secs(30),
-            |o| reason(o, "Synced").as_deref() == Some("CredentialsInvalid"),
-        )
+        .create_group("failing-wrong", "EA303FW", |b| {
+            b.subject(Some("wrong secret")).secret_ref(Some("stale"))
+        })
+        .await;
+    world
+        .wait_reason("failing-wrong", "Synced", "CredentialsInvalid")
         .await;
     // …and, once K1 is revoked, two new objects on the shared Secret (InvalidAccessKeyId).
     world.sim_revoke_key(&k1).await;
     for i in 0..2 {
-        let cg = world
-            .group(
-                &format!("failing-{i}"),
-                &format!("EA303F{i}"),
-                json!({"subject": format!("failing {i}")}),
-            )
+        let subject = format!("failing {i}");
+        world
+            .create_group(&format!("failing-{i}"), &format!("EA303F{i}"), |b| {
+                b.subject(Some(&subject))
+            })
             .await;
-        world.create(&cg).await;
     }
     let failing = ["failing-wrong", "failing-0", "failing-1"];
     for name in failing {
         let obj = world
-            .wait_for(name, "CredentialsInvalid", Duration::from_secs(30), |o| {
-                reason(o, "Synced").as_deref() == Some("CredentialsInvalid")
-            })
+            .wait_reason(name, "Synced", "CredentialsInvalid")
             .await;
         assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
         assert_eq!(condition(&obj, "Stalled").as_deref(), Some("True"));
@@ -124,7 +110,7 @@ async fn rotated_secret_recovers_failing_objects_without_touching_synced_ones() 
     let mark = world.last_seq().await;
     let rotated = Instant::now();
     let rotated_at = Utc::now();
-    for secret in ["cams-credentials", "stale"] {
+    for secret in [SECRET, "stale"] {
         world
             .patch_secret_data(secret, json!({"accessKeyId": k2, "accessKeySecret": s2}))
             .await;

@@ -47,11 +47,11 @@ async fn rrsa_credentials_are_assumed_used_and_refreshed_before_expiry() {
         ],
     );
 
-    let mut cg = world
-        .group("rrsa", "EA303RRSA", json!({"subject": "first"}))
+    world
+        .create_group("rrsa", "EA303RRSA", |b| {
+            b.subject(Some("first")).secret_ref(None)
+        })
         .await;
-    cg.spec.credentials_secret_ref = None;
-    world.create(&cg).await;
     world.wait_ready("rrsa").await;
     let calls = world
         .expect_calls("UpdateChatGroup", 1, Duration::from_millis(500))
@@ -75,25 +75,9 @@ async fn rrsa_credentials_are_assumed_used_and_refreshed_before_expiry() {
     // then past expiry: the next call must still succeed, with new credentials.
     tokio::time::sleep(Duration::from_secs(21)).await;
     world
-        .chatgroups()
-        .patch(
-            "rrsa",
-            &Default::default(),
-            &kube::api::Patch::Merge(json!({"spec": {"subject": "second"}})),
-        )
-        .await
-        .unwrap();
-    world
-        .wait_for(
-            "rrsa",
-            "Ready at generation 2",
-            Duration::from_secs(30),
-            |o| {
-                o.status.as_ref().and_then(|s| s.observed_generation) == Some(2)
-                    && crate::harness::condition(o, "Ready").as_deref() == Some("True")
-            },
-        )
+        .patch("rrsa", json!({"spec": {"subject": "second"}}))
         .await;
+    world.wait_ready_at("rrsa", 2).await;
     let calls = world
         .expect_calls("UpdateChatGroup", 2, Duration::ZERO)
         .await;

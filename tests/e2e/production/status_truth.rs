@@ -4,11 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use cams_operator::resource::ChatGroup;
+use cams_operator::fixtures::BUSINESS_NUMBER;
+use cams_operator::resource::{ChatGroup, RECONCILE_REQUESTED_AT_ANNOTATION};
 use cams_simulator::{FaultConfig, Group};
 use serde_json::json;
 
-use crate::harness::{condition, reason, World};
+use crate::harness::{condition, reason, Deadline, World};
 
 const FAST_RETRY: [&str; 4] = ["--retry-base", "200ms", "--retry-max", "1s"];
 
@@ -32,10 +33,9 @@ async fn ready_stays_false(world: &World, name: &str, window: Duration) {
 async fn a_group_deleted_behind_the_operators_back_never_shows_ready_after_a_forced_reapply() {
     let world = World::new("gone").await;
     let mut operator = world.operator(&FAST_RETRY);
-    let cg = world
-        .group("gone", "EA303GONE", json!({"subject": "Gone soon"}))
+    world
+        .create_group("gone", "EA303GONE", |b| b.subject(Some("Gone soon")))
         .await;
-    world.create(&cg).await;
     world.wait_ready("gone").await;
 
     // The group disappears; the user forces a re-apply.
@@ -45,16 +45,13 @@ async fn a_group_deleted_behind_the_operators_back_never_shows_ready_after_a_for
         .await
         .expect("delete the simulator's groups");
     world
-        .patch(
+        .annotate(
             "gone",
-            json!({"metadata": {"annotations": {"cams.dev/reconcile-requested-at": "after-delete"}}}),
+            RECONCILE_REQUESTED_AT_ANNOTATION,
+            Some("after-delete"),
         )
         .await;
-    let obj = world
-        .wait_for("gone", "InvalidSpec", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("InvalidSpec")
-        })
-        .await;
+    let obj = world.wait_reason("gone", "Synced", "InvalidSpec").await;
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
     assert_eq!(
         obj.status.as_ref().and_then(|s| s.code.as_deref()),
@@ -81,10 +78,9 @@ async fn a_group_deleted_behind_the_operators_back_never_shows_ready_after_a_for
 async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
     let world = World::new("lost").await;
     let mut operator = world.operator(&FAST_RETRY);
-    let cg = world
-        .group("lost", "EA303LOST", json!({"subject": "Original"}))
+    world
+        .create_group("lost", "EA303LOST", |b| b.subject(Some("Original")))
         .await;
-    world.create(&cg).await;
     world.wait_ready("lost").await;
 
     // The edit's update lands, its answer is lost.
@@ -97,11 +93,7 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
     world
         .patch("lost", json!({"spec": {"subject": "Interim"}}))
         .await;
-    world
-        .wait_for("lost", "retrying", Duration::from_secs(30), |o| {
-            reason(o, "Synced").as_deref() == Some("ReconcileError")
-        })
-        .await;
+    world.wait_reason("lost", "Synced", "ReconcileError").await;
     let group = sim_group(&world, "EA303LOST").await;
     assert_eq!(
         group.subject.as_deref(),
@@ -136,17 +128,11 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
 #[tokio::test]
 async fn a_metadata_edit_during_a_call_causes_no_second_call_and_keeps_its_status() {
     let world = World::new("edit").await;
-    world
-        .set_faults(FaultConfig {
-            latency_ms: 1500,
-            ..FaultConfig::default()
-        })
-        .await;
+    world.set_latency(1500).await;
     let mut operator = world.operator(&[]);
-    let cg = world
-        .group("slow", "EA303SLOW", json!({"subject": "Slow call"}))
+    world
+        .create_group("slow", "EA303SLOW", |b| b.subject(Some("Slow call")))
         .await;
-    world.create(&cg).await;
     // The call is in flight: edit labels and annotations meanwhile.
     tokio::time::sleep(Duration::from_millis(600)).await;
     world
@@ -174,12 +160,15 @@ async fn two_chatgroups_created_together_for_one_group_leave_exactly_one_ready()
     let world = World::new("twins").await;
     let mut operator = world.operator(&FAST_RETRY);
     let a = world
-        .group("twin-a", "EA303TWIN", json!({"subject": "Twin"}))
+        .group("twin-a", "EA303TWIN", |b| b.subject(Some("Twin")))
         .await;
-    let b = world.manifest("twin-b", "EA303TWIN", &json!({"subject": "Twin"}));
+    let b = world
+        .chatgroup("twin-b", "EA303TWIN")
+        .subject(Some("Twin"))
+        .build();
     let (a, b) = tokio::join!(world.create(&a), world.create(&b));
     let same_second = a.metadata.creation_timestamp == b.metadata.creation_timestamp;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
     let (ready, conflict) = loop {
         let (x, y) = (world.get("twin-a").await, world.get("twin-b").await);
         let ready: Vec<_> = [&x, &y]
@@ -195,13 +184,14 @@ async fn two_chatgroups_created_together_for_one_group_leave_exactly_one_ready()
         if ready.len() == 1 && conflict.len() == 1 {
             break (ready, conflict);
         }
-        assert!(
-            Instant::now() < deadline,
-            "ready {ready:?}, conflict {conflict:?}: {:#?} {:#?}",
-            x.status,
-            y.status
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        deadline
+            .tick(|| {
+                format!(
+                    "ready {ready:?}, conflict {conflict:?}: {:#?} {:#?}",
+                    x.status, y.status
+                )
+            })
+            .await;
     };
     // The winner is the older one, ties broken by the smaller uid.
     let key = |o: &ChatGroup| {
@@ -230,7 +220,7 @@ async fn two_chatgroups_created_together_for_one_group_leave_exactly_one_ready()
 async fn sim_group(world: &World, group_id: &str) -> Group {
     world
         .sim
-        .group(&world.tenant, "8613800001234", group_id)
+        .group(&world.tenant, BUSINESS_NUMBER, group_id)
         .await
         .expect("simulator admin call")
         .unwrap_or_else(|| panic!("the simulator has no group {group_id}"))
@@ -241,18 +231,13 @@ async fn a_region_outside_the_allowlist_is_stalled_and_nothing_is_sent() {
     let world = World::new("region").await;
     let mut operator = world.operator(&[]);
     // Passes the CRD's region pattern; `cams.oss-cn-hangzhou.aliyuncs.com` is an OSS host.
-    let cg = world
-        .group(
-            "oss",
-            "EA303OSS",
-            json!({"subject": "OSS", "region": "oss-cn-hangzhou"}),
-        )
-        .await;
-    world.create(&cg).await;
-    let obj = world
-        .wait_for("oss", "RegionNotAllowed", Duration::from_secs(30), |o| {
-            reason(o, "Stalled").as_deref() == Some("RegionNotAllowed")
+    world
+        .create_group("oss", "EA303OSS", |b| {
+            b.subject(Some("OSS")).region(Some("oss-cn-hangzhou"))
         })
+        .await;
+    let obj = world
+        .wait_reason("oss", "Stalled", "RegionNotAllowed")
         .await;
     assert_eq!(condition(&obj, "Ready").as_deref(), Some("False"));
     assert_eq!(condition(&obj, "Stalled").as_deref(), Some("True"));
@@ -282,10 +267,9 @@ async fn a_refused_status_write_after_an_accepted_call_is_written_again_not_call
         String::from_utf8_lossy(&out.stderr)
     );
     // The policy takes a moment to be enforced: wait until a status write is refused.
-    let probe = world
-        .group("probe", "EA303PROBE", json!({"subject": "probe"}))
+    world
+        .create_group("probe", "EA303PROBE", |b| b.subject(Some("probe")))
         .await;
-    world.create(&probe).await;
     let mut blocked = false;
     for _ in 0..50 {
         let refused = match world
@@ -321,10 +305,9 @@ async fn a_refused_status_write_after_an_accepted_call_is_written_again_not_call
         .expect("delete probe");
 
     let mut operator = world.operator(&FAST_RETRY);
-    let cg = world
-        .group("blocked", "EA303BLOCK", json!({"subject": "Blocked"}))
+    world
+        .create_group("blocked", "EA303BLOCK", |b| b.subject(Some("Blocked")))
         .await;
-    world.create(&cg).await;
     operator
         .wait_log("writing it again with backoff", Duration::from_secs(30))
         .await;

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 use crate::harness::{condition, reason, World};
@@ -15,11 +14,10 @@ async fn terminal_error_is_called_once_until_the_spec_changes() {
     let world = World::new("terminal").await;
     let mut operator = world.operator(&["--retry-base", "200ms", "--retry-max", "2s"]);
     let cg = world
-        .group(
-            "png",
-            "7300001",
-            json!({"subject": "terminal", "profilePictureUrl": "https://cdn.example.com/logo.png"}),
-        )
+        .group("png", "7300001", |b| {
+            b.subject(Some("terminal"))
+                .profile_picture_url(Some("https://cdn.example.com/logo.png"))
+        })
         .await;
     let created = Instant::now();
     world.create(&cg).await;
@@ -54,20 +52,15 @@ async fn terminal_error_is_called_once_until_the_spec_changes() {
 
     // 60 s of watching the log: no call, not after a label edit (a watch event), nor after
     // a restart of the operator (which reads the outcome back from status).
-    let api = world.chatgroups();
     let quiet = Instant::now();
     let mut labelled = false;
     let mut restarted = false;
     let mut polls = 0;
     while quiet.elapsed() < Duration::from_secs(60) {
         if !labelled && quiet.elapsed() > Duration::from_secs(15) {
-            api.patch(
-                "png",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
-            )
-            .await
-            .unwrap();
+            world
+                .patch("png", json!({"metadata": {"labels": {"touched": "yes"}}}))
+                .await;
             labelled = true;
         }
         if !restarted && quiet.elapsed() > Duration::from_secs(30) {
@@ -91,13 +84,12 @@ async fn terminal_error_is_called_once_until_the_spec_changes() {
 
     // The fix: a JPEG URL -> exactly one more call, Ready at generation 2.
     let fixed = Instant::now();
-    api.patch(
-        "png",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"profilePictureUrl": "https://cdn.example.com/logo.jpg"}})),
-    )
-    .await
-    .unwrap();
+    world
+        .patch(
+            "png",
+            json!({"spec": {"profilePictureUrl": "https://cdn.example.com/logo.jpg"}}),
+        )
+        .await;
     let obj = world.wait_ready("png").await;
     let ready_after = fixed.elapsed();
     assert_eq!(obj.metadata.generation, Some(2));
