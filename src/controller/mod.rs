@@ -86,10 +86,9 @@ pub struct Context {
     pub lend: LendPolicy,
     /// Per-object backoff settings.
     pub retry: RetryPolicy,
-    /// Who publishes events. Each event gets a fresh [`Recorder`]: kube's keeps every event
-    /// it published for six minutes (to count repeats of the same object version, which this
-    /// operator never sends) and scans them all on each publish; at 10,000 objects that was
-    /// tens of MiB and a lock every reconcile waited on.
+    /// Who publishes events (their reportingController and reportingInstance). Events are
+    /// created directly: kube's recorder keeps every event it published for six minutes and
+    /// scans them all on each publish, and reads each created Event back.
     pub reporter: Reporter,
     /// Server-side apply field manager.
     pub field_manager: String,
