@@ -349,4 +349,4 @@ impl<S: LeaseStore> LeaderElector<S> {
 }
 
 #[cfg(test)]
-mod tests;
+mod lease_tests;

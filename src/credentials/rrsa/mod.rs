@@ -413,7 +413,7 @@ impl RrsaProvider {
 }
 
 #[cfg(test)]
-mod tests;
+mod provider_tests;
 
 #[cfg(test)]
 mod http_tests;
