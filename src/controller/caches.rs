@@ -55,6 +55,18 @@ struct OwnWrite {
     decided_on: Decided,
 }
 
+impl OwnWrite {
+    /// Whether `obj` is the version this write returned.
+    fn returned(&self, obj: &ChatGroup) -> bool {
+        obj.metadata.resource_version.as_deref() == Some(self.resource_version.as_str())
+    }
+
+    /// Whether `obj` is this write coming back on the very version it was decided on.
+    fn is_echo(&self, obj: &ChatGroup) -> bool {
+        self.returned(obj) && Decided::of(obj) == self.decided_on
+    }
+}
+
 /// The parts of an object a decision depends on besides its status.
 #[derive(Clone, Debug, PartialEq)]
 struct Decided {
@@ -162,8 +174,8 @@ impl Caches {
         let Some(own) = writes.get(&key) else {
             return Freshness::Current;
         };
-        if obj.metadata.resource_version.as_deref() == Some(own.resource_version.as_str()) {
-            if Decided::of(obj) != own.decided_on {
+        if own.returned(obj) {
+            if !own.is_echo(obj) {
                 // Our write landed on a version edited after we read it: decide afresh.
                 writes.remove(&key);
                 return Freshness::Current;
@@ -192,10 +204,7 @@ impl Caches {
             return false;
         };
         let key = key_of(obj);
-        let echo = writes.get(&key).is_some_and(|own| {
-            obj.metadata.resource_version.as_deref() == Some(own.resource_version.as_str())
-                && Decided::of(obj) == own.decided_on
-        });
+        let echo = writes.get(&key).is_some_and(|own| own.is_echo(obj));
         if echo {
             writes.remove(&key);
         }
