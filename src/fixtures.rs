@@ -35,6 +35,7 @@ impl ChatGroupBuilder {
             profile_picture_url: None,
             region: None,
             credentials_secret_ref: None,
+            management_policy: Default::default(),
         };
         let mut obj = ChatGroup::new(name, spec);
         obj.metadata = ObjectMeta {
@@ -48,6 +49,12 @@ impl ChatGroupBuilder {
     /// Starts from an existing object (its spec, metadata and status).
     pub fn from(obj: &ChatGroup) -> Self {
         Self { obj: obj.clone() }
+    }
+
+    /// Sets `spec.managementPolicy: Observe`.
+    pub fn observe_only(mut self) -> Self {
+        self.obj.spec.management_policy = crate::resource::ManagementPolicy::Observe;
+        self
     }
 
     /// Sets metadata.name.

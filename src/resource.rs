@@ -39,6 +39,11 @@ pub const RECONCILE_REQUESTED_AT_ANNOTATION: &str = "cams.dev/reconcile-requeste
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Synced\")].status"
     ),
+    printcolumn(
+        name = "InSync",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"InSync\")].status"
+    ),
     printcolumn(name = "Code", type_ = "string", json_path = ".status.code"),
     printcolumn(
         name = "Age",
@@ -99,6 +104,36 @@ pub struct ChatGroupSpec {
     /// allowed to use them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretRef>,
+
+    /// Manage (default): the operator writes the spec to the group and corrects drift.
+    /// Observe: it only reports what ListChatGroup shows and never writes to CAMS.
+    #[serde(default, skip_serializing_if = "ManagementPolicy::is_manage")]
+    pub management_policy: ManagementPolicy,
+}
+
+/// Whether the operator writes to the group or only reports on it.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ManagementPolicy {
+    /// Write the spec, correct drift.
+    #[default]
+    Manage,
+    /// Report only: never send a write action.
+    Observe,
+}
+
+impl ManagementPolicy {
+    /// Whether this is the default, [`ManagementPolicy::Manage`].
+    pub fn is_manage(&self) -> bool {
+        *self == Self::Manage
+    }
+
+    /// The value as written in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manage => "Manage",
+            Self::Observe => "Observe",
+        }
+    }
 }
 
 /// The messaging channel of a group.
@@ -176,6 +211,70 @@ pub struct ChatGroupStatus {
     /// Present only while a failed call waits for its next attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryStatus>,
+
+    /// The CAMS GroupId this object manages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// The group as ListChatGroup last showed it; written only when a value changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_provider: Option<AtProvider>,
+    /// The picture URL CAMS accepted and the value ListChatGroup first showed for it after
+    /// that write (CAMS may keep a copy under its own URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<PictureStatus>,
+    /// Drift corrections made for the current desired state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftStatus>,
+}
+
+/// The group as ListChatGroup showed it.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AtProvider {
+    /// ACTIVE, INACTIVE, SUSPENDED, CREATING, DELETING or UPDATING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_status: Option<String>,
+    /// The subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The profile picture as CAMS lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_picture_file: Option<String>,
+    /// Whether the group has an invite link (the link itself is never written here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_link_present: Option<bool>,
+    /// How many members the group has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_participant_count: Option<i64>,
+}
+
+/// The picture CAMS accepted and how ListChatGroup shows it.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PictureStatus {
+    /// The URL sent in the accepted UpdateChatGroup.
+    pub sent: String,
+    /// The value ListChatGroup first showed after that write, when it differs from `sent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_as: Option<String>,
+    /// When that write was accepted (RFC 3339).
+    pub accepted_at: String,
+}
+
+/// Drift corrections for one desired state.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftStatus {
+    /// The applied hash of the desired state corrected.
+    pub desired_hash: String,
+    /// Corrections sent for it so far.
+    pub corrections: i32,
+    /// The managed fields that differed at the last correction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 /// Retry state, kept in status so a restart does not turn it into a burst.
