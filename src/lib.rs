@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod fixtures;
 pub mod leader;
 pub mod metrics;
+pub mod observe;
 pub mod outcome;
 pub mod plan;
 pub mod resource;
