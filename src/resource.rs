@@ -262,6 +262,10 @@ pub struct PictureStatus {
     pub stored_as: Option<String>,
     /// When that write was accepted (RFC 3339).
     pub accepted_at: String,
+    /// The value ListChatGroup showed before that write, if known: still seeing it after the
+    /// write means the picture was not applied (yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
 }
 
 /// Drift corrections for one desired state.

@@ -26,3 +26,6 @@ impl Default for ObserveSettings {
         }
     }
 }
+
+pub mod compare;
+pub mod inventory;
