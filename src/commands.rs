@@ -72,6 +72,7 @@ fn client_options(
             qps: args.qps,
             burst: args.burst,
         }),
+        list_rate_limit: None,
         extra_ca_pem,
     })
 }

@@ -9,7 +9,7 @@ use super::credentials::Credentials;
 use super::endpoint::{Endpoint, EndpointPolicy};
 use super::env::non_blank;
 use super::error::{CamsError, ErrorClass};
-use super::groups::UpdateChatGroup;
+use super::groups::{GroupPage, ListChatGroup, UpdateChatGroup};
 use super::ratelimit::{BucketKey, RateLimit, RateLimiter};
 use super::redact::Scrubber;
 use super::request::{sign_request, Freshness, RequestSpec, SignatureVersion, SignedRequest};
@@ -27,6 +27,15 @@ pub trait ChatGroupApi: Send + Sync {
         credentials: &Credentials,
         request: &UpdateChatGroup,
     ) -> Result<Response, CamsError>;
+
+    /// Sends `ListChatGroup` for one page and decodes its `Data`. A successful answer without
+    /// `Data.List` is [`CamsError::Undecodable`].
+    async fn list_chat_group(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &ListChatGroup,
+    ) -> Result<GroupPage, CamsError>;
 }
 
 /// How the client talks to CAMS.
@@ -139,8 +148,11 @@ pub struct ClientOptions {
     pub proxy: ProxySettings,
     /// Where to report requests (metrics).
     pub observer: Option<Arc<dyn CallObserver>>,
-    /// Client-side rate limit, kept per AccessKeyId, region and action.
+    /// Client-side rate limit, kept per AccessKeyId, region and action; `None`: no limit.
     pub rate_limit: Option<RateLimit>,
+    /// The limit of `ListChatGroup`'s buckets instead of `rate_limit` (scans and writes
+    /// never wait for each other's tokens); `None`: no limit.
+    pub list_rate_limit: Option<RateLimit>,
     /// Extra CA certificates (PEM) trusted for the CAMS connection, besides the built-in roots.
     pub extra_ca_pem: Option<Vec<u8>>,
 }
@@ -151,6 +163,7 @@ pub struct CamsClient {
     http: reqwest::Client,
     config: ClientConfig,
     limiter: Arc<RateLimiter>,
+    list_limiter: Arc<RateLimiter>,
     observer: Option<Arc<dyn CallObserver>>,
 }
 
@@ -189,6 +202,7 @@ impl CamsClient {
             http,
             config,
             limiter: Arc::new(RateLimiter::new(options.rate_limit)),
+            list_limiter: Arc::new(RateLimiter::new(options.list_rate_limit)),
             observer: options.observer,
         })
     }
@@ -271,7 +285,12 @@ impl CamsClient {
                 .to_string(),
             action: action.to_string(),
         };
-        let waited = self.limiter.acquire(&key).await;
+        let limiter = if action == ListChatGroup::ACTION {
+            &self.list_limiter
+        } else {
+            &self.limiter
+        };
+        let waited = limiter.acquire(&key).await;
         if !waited.is_zero() {
             tracing::debug!(
                 action,
@@ -397,6 +416,25 @@ impl ChatGroupApi for CamsClient {
         )
         .await
     }
+
+    async fn list_chat_group(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &ListChatGroup,
+    ) -> Result<GroupPage, CamsError> {
+        let response = self
+            .call(
+                ListChatGroup::ACTION,
+                &request.params(),
+                region.as_deref(),
+                credentials,
+            )
+            .await?;
+        GroupPage::decode(&response.body).ok_or(CamsError::Undecodable {
+            status: response.status,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -406,3 +444,7 @@ mod tls_tests;
 #[cfg(test)]
 #[path = "client_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "client_list_tests.rs"]
+mod list_tests;

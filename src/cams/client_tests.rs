@@ -1,8 +1,9 @@
 //! The client over plain HTTP to a local listener: a region outside the allowlist sends
-//! nothing, and response bodies are read up to [`MAX_RESPONSE_BYTES`] only.
+//! nothing, and response bodies are read up to [`MAX_RESPONSE_BYTES`] only. The local server
+//! is shared with `client_list_tests.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,7 +16,7 @@ const ENVELOPE: &str = r#"{"RequestId":"R-1","Code":"OK","Message":"None","Succe
 
 /// What the local server answers to every request.
 #[derive(Clone, Copy)]
-enum Body {
+pub(super) enum Body {
     /// An envelope padded with spaces to exactly this many bytes, with a Content-Length.
     Padded(usize),
     /// This many bytes of `x`, with a Content-Length.
@@ -23,31 +24,45 @@ enum Body {
     /// `x`s in 64 KiB chunks (no Content-Length) until the client goes away, at most this
     /// many bytes.
     Chunked(usize),
+    /// This body with this HTTP status, and `x-acs-retry-after` when given.
+    Json {
+        status: u16,
+        body: &'static str,
+        retry_after: Option<&'static str>,
+    },
 }
 
-struct Server {
-    port: u16,
-    connections: Arc<AtomicUsize>,
+pub(super) struct Server {
+    pub(super) port: u16,
+    pub(super) connections: Arc<AtomicUsize>,
     /// Body bytes written, for the chunked answer.
     written: Arc<AtomicUsize>,
+    /// The request line and headers of every request, as received.
+    pub(super) heads: Arc<Mutex<Vec<String>>>,
 }
 
-async fn read_head(stream: &mut TcpStream) -> bool {
+async fn read_head(stream: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    true
+    Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
-async fn answer(mut stream: TcpStream, body: Body, written: Arc<AtomicUsize>) {
-    if !read_head(&mut stream).await {
+async fn answer(
+    mut stream: TcpStream,
+    body: Body,
+    written: Arc<AtomicUsize>,
+    heads: Arc<Mutex<Vec<String>>>,
+) {
+    let Some(head) = read_head(&mut stream).await else {
         return;
-    }
+    };
+    heads.lock().unwrap().push(head);
     let sized = |content: Vec<u8>| {
         let mut reply = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -65,6 +80,20 @@ async fn answer(mut stream: TcpStream, body: Body, written: Arc<AtomicUsize>) {
         }
         Body::Sized(len) => {
             let _ = stream.write_all(&sized(vec![b'x'; len])).await;
+        }
+        Body::Json {
+            status,
+            body,
+            retry_after,
+        } => {
+            let extra = retry_after
+                .map(|s| format!("x-acs-retry-after: {s}\r\n"))
+                .unwrap_or_default();
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
         }
         Body::Chunked(max) => {
             let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
@@ -85,37 +114,50 @@ async fn answer(mut stream: TcpStream, body: Body, written: Arc<AtomicUsize>) {
     let _ = stream.shutdown().await;
 }
 
-async fn server(body: Body) -> Server {
+pub(super) async fn server(body: Body) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let connections = Arc::new(AtomicUsize::new(0));
     let written = Arc::new(AtomicUsize::new(0));
-    let (count, log) = (connections.clone(), written.clone());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let (count, log, seen) = (connections.clone(), written.clone(), heads.clone());
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(answer(stream, body, log.clone()));
+            tokio::spawn(answer(stream, body, log.clone(), seen.clone()));
         }
     });
     Server {
         port,
         connections,
         written,
+        heads,
     }
 }
 
 fn client(endpoints: EndpointPolicy, signature: SignatureVersion) -> CamsClient {
-    CamsClient::new(ClientConfig {
-        endpoints,
-        signature,
-        timeout: Duration::from_secs(20),
-        connect_timeout: Duration::from_secs(5),
-        user_agent: "cams-operator/test".into(),
-    })
+    client_with(endpoints, signature, ClientOptions::default())
+}
+
+pub(super) fn client_with(
+    endpoints: EndpointPolicy,
+    signature: SignatureVersion,
+    options: ClientOptions,
+) -> CamsClient {
+    CamsClient::with_options(
+        ClientConfig {
+            endpoints,
+            signature,
+            timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(5),
+            user_agent: "cams-operator/test".into(),
+        },
+        options,
+    )
     .unwrap()
 }
 
-fn local(port: u16) -> EndpointPolicy {
+pub(super) fn local(port: u16) -> EndpointPolicy {
     let endpoint = Endpoint::parse(&format!("http://127.0.0.1:{port}")).unwrap();
     EndpointPolicy::new("ap-southeast-1", Some(endpoint)).unwrap()
 }

@@ -28,6 +28,6 @@ pub use client::{
 pub use credentials::Credentials;
 pub use endpoint::{is_region_id, Endpoint, EndpointPolicy, Scheme};
 pub use error::{CamsError, ErrorClass};
-pub use groups::UpdateChatGroup;
+pub use groups::{GroupPage, ListChatGroup, ListedGroup, UpdateChatGroup};
 pub use ratelimit::RateLimit;
 pub use response::{Envelope, Response};
