@@ -165,10 +165,10 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
     let endpoints = config.endpoints.clone();
     // Read once: the CAMS and STS connections use the same proxies for the process's life.
     let proxy = ProxySettings::from_lookup(process_env);
-    let cams = CamsClient::with_options(
+    let cams: Arc<dyn crate::cams::ChatGroupApi> = Arc::new(CamsClient::with_options(
         config,
         client_options(&args.cams, &proxy, Some(metrics.clone()))?,
-    )?;
+    )?);
     let operator_credentials = operator_credentials(&args.cams, &proxy)?;
     let lend = LendPolicy::from_list(&args.lend_credentials_to);
     tracing::info!(
@@ -182,7 +182,10 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
         .context("connecting to Kubernetes")?;
     Ok(Context {
         client,
-        cams: Arc::new(cams),
+        lister: Arc::new(crate::observe::lister::CamsLister::new(cams.clone())),
+        observe: crate::observe::ObserveSettings::default(),
+        observer: Default::default(),
+        cams,
         endpoints,
         operator_credentials,
         lend,

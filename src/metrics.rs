@@ -108,6 +108,35 @@ impl EncodeLabelValue for WriteResult {
     }
 }
 
+/// How a ListChatGroup scan of one account ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ScanResult {
+    /// Every page was read.
+    Complete,
+    /// A page failed (throttled, 5xx, transport): the last data is kept.
+    Failed,
+    /// ListChatGroup was refused (credentials, permission, settings).
+    Refused,
+}
+
+impl EncodeLabelValue for ScanResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let value = match self {
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+            Self::Refused => "refused",
+        };
+        std::fmt::Write::write_str(encoder, value)
+    }
+}
+
+/// Labels of the scan counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScanLabels {
+    /// complete, failed or refused.
+    pub outcome: ScanResult,
+}
+
 /// Labels of the reconcile counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -168,6 +197,14 @@ pub struct Metrics {
     pub objects: Family<StateLabels, Gauge>,
     /// 1 while this replica holds the Lease (or runs without leader election).
     pub leader: Gauge,
+    /// ListChatGroup scans by outcome.
+    pub inventory_scans: Family<ScanLabels, Counter>,
+    /// ListChatGroup pages read by scans.
+    pub inventory_list_calls: Counter,
+    /// Accounts with an inventory.
+    pub inventories: Gauge,
+    /// Groups listed across every inventory.
+    pub inventory_rows: Gauge,
     ready: AtomicBool,
 }
 
@@ -236,8 +273,36 @@ impl Default for Metrics {
             "1 while this replica is the leader",
             leader.clone(),
         );
+        let inventory_scans = Family::<ScanLabels, Counter>::default();
+        registry.register(
+            "inventory_scans",
+            "Complete ListChatGroup scans of one account, by outcome",
+            inventory_scans.clone(),
+        );
+        let inventory_list_calls = Counter::default();
+        registry.register(
+            "inventory_list_calls",
+            "ListChatGroup pages read by inventory scans",
+            inventory_list_calls.clone(),
+        );
+        let inventories = Gauge::default();
+        registry.register(
+            "inventories",
+            "Accounts (endpoint, AccessKeyId, custSpaceId, businessNumber) with an inventory",
+            inventories.clone(),
+        );
+        let inventory_rows = Gauge::default();
+        registry.register(
+            "inventory_rows",
+            "Groups listed by the last complete scans, summed over every inventory",
+            inventory_rows.clone(),
+        );
         registry.register_collector(Box::new(crate::task_metrics::TokioTasks));
         Self {
+            inventory_scans,
+            inventory_list_calls,
+            inventories,
+            inventory_rows,
             registry,
             reconciles,
             reconcile_duration,
@@ -293,6 +358,26 @@ impl Metrics {
                 })
                 .set(*n);
         }
+    }
+
+    /// Counts one scan.
+    pub fn scanned(&self, outcome: ScanResult) {
+        self.inventory_scans
+            .get_or_create(&ScanLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one ListChatGroup page read by a scan.
+    pub fn list_page_read(&self) {
+        self.inventory_list_calls.inc();
+    }
+
+    /// Sets the inventory gauges.
+    pub fn set_inventories(&self, inventories: usize, rows: usize) {
+        self.inventories
+            .set(i64::try_from(inventories).unwrap_or(i64::MAX));
+        self.inventory_rows
+            .set(i64::try_from(rows).unwrap_or(i64::MAX));
     }
 
     /// Marks readiness (`/readyz`).

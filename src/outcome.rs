@@ -14,11 +14,13 @@ pub enum ConditionType {
     Synced,
     /// A person must act before anything changes (kstatus reads it).
     Stalled,
+    /// The group, as ListChatGroup shows it, holds the spec's managed fields.
+    InSync,
 }
 
 impl ConditionType {
     /// Every type, in the order they are kept in status.
-    pub const ALL: [ConditionType; 3] = [Self::Ready, Self::Synced, Self::Stalled];
+    pub const ALL: [ConditionType; 4] = [Self::Ready, Self::Synced, Self::Stalled, Self::InSync];
 
     /// The `type` string in status.
     pub const fn as_str(self) -> &'static str {
@@ -26,6 +28,7 @@ impl ConditionType {
             Self::Ready => "Ready",
             Self::Synced => "Synced",
             Self::Stalled => "Stalled",
+            Self::InSync => "InSync",
         }
     }
 }
@@ -60,6 +63,24 @@ pub enum Reason {
     Conflict,
     /// Stalled False while retrying.
     Progressing,
+    /// Drift corrections of one desired state did not hold.
+    DriftPersists,
+    /// The group is absent from two consecutive complete scans.
+    GroupMissing,
+    /// CAMS lists the group SUSPENDED or INACTIVE.
+    GroupSuspended,
+    /// `managementPolicy: Observe`: the operator only reports.
+    Observing,
+    /// InSync True.
+    InSync,
+    /// InSync False: our accepted change is not visible yet, or the group is changing.
+    Updating,
+    /// InSync False: a managed field differs outside the settle window.
+    Drifted,
+    /// InSync Unknown: `--observe-interval 0`.
+    ObservationDisabled,
+    /// InSync Unknown: ListChatGroup is refused or failing, or its data is too old.
+    ObservationUnavailable,
 }
 
 impl Reason {
@@ -79,6 +100,15 @@ impl Reason {
             Self::ReconcilePaused => "ReconcilePaused",
             Self::Conflict => "Conflict",
             Self::Progressing => "Progressing",
+            Self::DriftPersists => "DriftPersists",
+            Self::GroupMissing => "GroupMissing",
+            Self::GroupSuspended => "GroupSuspended",
+            Self::Observing => "Observing",
+            Self::InSync => "InSync",
+            Self::Updating => "Updating",
+            Self::Drifted => "Drifted",
+            Self::ObservationDisabled => "ObservationDisabled",
+            Self::ObservationUnavailable => "ObservationUnavailable",
         }
     }
 }
@@ -108,9 +138,39 @@ pub enum Row {
     Paused,
     /// Another ChatGroup manages the same group.
     Conflict,
+    /// Drift seen in two scans, corrected by one UpdateChatGroup that CAMS accepted.
+    DriftCorrected,
+    /// Three corrections of the same desired state did not hold.
+    DriftPersists,
+    /// The group is absent from two consecutive complete scans.
+    GroupMissing,
+    /// CAMS lists the group SUSPENDED or INACTIVE.
+    GroupSuspended,
+    /// `managementPolicy: Observe`: reported, never written.
+    Observed,
 }
 
 impl Row {
+    /// Every row, in table order.
+    pub const ALL: [Row; 16] = [
+        Self::Accepted,
+        Self::Throttled,
+        Self::Retryable,
+        Self::Freshness,
+        Self::Credentials,
+        Self::Forbidden,
+        Self::Terminal,
+        Self::Configuration,
+        Self::RegionNotAllowed,
+        Self::Paused,
+        Self::Conflict,
+        Self::DriftCorrected,
+        Self::DriftPersists,
+        Self::GroupMissing,
+        Self::GroupSuspended,
+        Self::Observed,
+    ];
+
     /// The row a client error class falls in.
     pub const fn of_class(class: ErrorClass) -> Self {
         match class {
@@ -142,6 +202,8 @@ pub enum ReadyRule {
     /// Kept True only while the current generation was accepted and no forced re-apply is
     /// pending; otherwise False. Used where no call was made, so the remote did not change.
     Unchanged,
+    /// True exactly when ListChatGroup lists the group ACTIVE (`managementPolicy: Observe`).
+    SeenActive,
 }
 
 /// When the next attempt comes.
@@ -161,6 +223,10 @@ pub enum Next {
     OnUnpause,
     /// A re-check every 30 s, without a call, until the other ChatGroup is gone.
     Recheck,
+    /// A later scan that lists the group ACTIVE (no call meanwhile).
+    LaterScan,
+    /// Every scan of the account.
+    EachScan,
 }
 
 /// Event type.
@@ -183,16 +249,16 @@ pub struct RowSpec {
     pub outcome: &'static str,
     /// Ready after this row.
     pub ready: ReadyRule,
-    /// Synced True or False.
-    pub synced: bool,
+    /// Synced True or False; `None` leaves it as the last call left it.
+    pub synced: Option<bool>,
     /// The reason of Synced (and of Ready and Stalled when they are False/True because of it).
     pub reason: Reason,
     /// Whether Stalled is True (a person must act).
     pub stalled: bool,
     /// When the next attempt comes.
     pub next: Next,
-    /// The event published.
-    pub event: (EventKind, &'static str),
+    /// The event published, if any.
+    pub event: Option<(EventKind, &'static str)>,
     /// Argo CD's health for an object in this state.
     pub argo_health: &'static str,
 }
@@ -201,24 +267,27 @@ impl RowSpec {
     /// Whether the row ends a generation ("final": accepted, or a person must act): it sets
     /// `observedGeneration`, so kstatus stops reading the object as in progress.
     pub const fn is_final(&self) -> bool {
-        matches!(self.row, Row::Accepted) || self.stalled
+        matches!(
+            self.row,
+            Row::Accepted | Row::DriftCorrected | Row::Observed
+        ) || self.stalled
     }
 }
 
 use EventKind::{Normal, Warning};
 
 /// The outcome table.
-pub const TABLE: [RowSpec; 11] = [
+pub const TABLE: [RowSpec; 16] = [
     RowSpec {
         row: Row::Accepted,
         label: "accepted",
         outcome: "accepted (2xx, Code OK)",
         ready: ReadyRule::True,
-        synced: true,
+        synced: Some(true),
         reason: Reason::ReconcileSuccess,
         stalled: false,
         next: Next::OnSpecOrToken,
-        event: (Normal, "Updated"),
+        event: Some((Normal, "Updated")),
         argo_health: "Healthy",
     },
     RowSpec {
@@ -226,11 +295,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "throttled",
         outcome: "throttled (`Throttling*`, `x-acs-retry-after`)",
         ready: ReadyRule::False,
-        synced: false,
+        synced: Some(false),
         reason: Reason::Throttled,
         stalled: false,
         next: Next::Backoff,
-        event: (Warning, "UpdateFailed"),
+        event: Some((Warning, "UpdateFailed")),
         argo_health: "Progressing",
     },
     RowSpec {
@@ -238,11 +307,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "retryable",
         outcome: "5xx, transport error, timeout, unknown code",
         ready: ReadyRule::False,
-        synced: false,
+        synced: Some(false),
         reason: Reason::ReconcileError,
         stalled: false,
         next: Next::Backoff,
-        event: (Warning, "UpdateFailed"),
+        event: Some((Warning, "UpdateFailed")),
         argo_health: "Progressing",
     },
     RowSpec {
@@ -250,11 +319,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "freshness",
         outcome: "stale timestamp / reused nonce (after one immediate retry)",
         ready: ReadyRule::False,
-        synced: false,
+        synced: Some(false),
         reason: Reason::ClockSkew,
         stalled: false,
         next: Next::Backoff,
-        event: (Warning, "ClockSkew"),
+        event: Some((Warning, "ClockSkew")),
         argo_health: "Progressing",
     },
     RowSpec {
@@ -262,11 +331,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "credentials",
         outcome: "bad or missing credentials",
         ready: ReadyRule::False,
-        synced: false,
+        synced: Some(false),
         reason: Reason::CredentialsInvalid,
         stalled: true,
         next: Next::SlowOrSecretChange,
-        event: (Warning, "CredentialsInvalid"),
+        event: Some((Warning, "CredentialsInvalid")),
         argo_health: "Degraded",
     },
     RowSpec {
@@ -274,11 +343,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "forbidden",
         outcome: "not allowed (`Forbidden*`, `Authentication.NoAuth`, `ActionUnauthorized`)",
         ready: ReadyRule::False,
-        synced: false,
+        synced: Some(false),
         reason: Reason::Forbidden,
         stalled: true,
         next: Next::Slow,
-        event: (Warning, "Forbidden"),
+        event: Some((Warning, "Forbidden")),
         argo_health: "Degraded",
     },
     RowSpec {
@@ -286,11 +355,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "terminal",
         outcome: "bad request (`InvalidParameter.*`, `MissingParameter`)",
         ready: ReadyRule::False,
-        synced: false,
+        synced: Some(false),
         reason: Reason::InvalidSpec,
         stalled: true,
         next: Next::OnSpecOrToken,
-        event: (Warning, "InvalidSpec"),
+        event: Some((Warning, "InvalidSpec")),
         argo_health: "Degraded",
     },
     RowSpec {
@@ -298,11 +367,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "configuration",
         outcome: "operator misconfigured (endpoint, CA bundle)",
         ready: ReadyRule::Unchanged,
-        synced: false,
+        synced: Some(false),
         reason: Reason::ConfigurationError,
         stalled: true,
         next: Next::OnSpecOrSettings,
-        event: (Warning, "ConfigurationError"),
+        event: Some((Warning, "ConfigurationError")),
         argo_health: "Degraded",
     },
     RowSpec {
@@ -310,11 +379,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "region_not_allowed",
         outcome: "region outside `--regions`",
         ready: ReadyRule::False,
-        synced: false,
+        synced: Some(false),
         reason: Reason::RegionNotAllowed,
         stalled: true,
         next: Next::OnSpecOrSettings,
-        event: (Warning, "RegionNotAllowed"),
+        event: Some((Warning, "RegionNotAllowed")),
         argo_health: "Degraded",
     },
     RowSpec {
@@ -322,11 +391,11 @@ pub const TABLE: [RowSpec; 11] = [
         label: "paused",
         outcome: "`cams.dev/paused: \"true\"`",
         ready: ReadyRule::Unchanged,
-        synced: false,
+        synced: Some(false),
         reason: Reason::ReconcilePaused,
         stalled: false,
         next: Next::OnUnpause,
-        event: (Normal, "Paused"),
+        event: Some((Normal, "Paused")),
         argo_health: "Suspended",
     },
     RowSpec {
@@ -334,12 +403,72 @@ pub const TABLE: [RowSpec; 11] = [
         label: "conflict",
         outcome: "another ChatGroup manages the group",
         ready: ReadyRule::False,
-        synced: false,
+        synced: Some(false),
         reason: Reason::Conflict,
         stalled: true,
         next: Next::Recheck,
-        event: (Warning, "Conflict"),
+        event: Some((Warning, "Conflict")),
         argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::DriftCorrected,
+        label: "drift_corrected",
+        outcome: "drift seen in two scans outside `--settle`, corrected (accepted)",
+        ready: ReadyRule::True,
+        synced: Some(true),
+        reason: Reason::ReconcileSuccess,
+        stalled: false,
+        next: Next::OnSpecOrToken,
+        event: Some((Normal, "DriftCorrected")),
+        argo_health: "Healthy",
+    },
+    RowSpec {
+        row: Row::DriftPersists,
+        label: "drift_persists",
+        outcome: "three corrections of the same spec did not hold",
+        ready: ReadyRule::False,
+        synced: Some(false),
+        reason: Reason::DriftPersists,
+        stalled: true,
+        next: Next::OnSpecOrToken,
+        event: Some((Warning, "DriftPersists")),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::GroupMissing,
+        label: "group_missing",
+        outcome: "group absent from two consecutive complete scans",
+        ready: ReadyRule::False,
+        synced: None,
+        reason: Reason::GroupMissing,
+        stalled: true,
+        next: Next::LaterScan,
+        event: Some((Warning, "GroupMissing")),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::GroupSuspended,
+        label: "group_suspended",
+        outcome: "group listed SUSPENDED or INACTIVE",
+        ready: ReadyRule::False,
+        synced: None,
+        reason: Reason::GroupSuspended,
+        stalled: true,
+        next: Next::LaterScan,
+        event: Some((Warning, "GroupSuspended")),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::Observed,
+        label: "observed",
+        outcome: "`managementPolicy: Observe` (never writes)",
+        ready: ReadyRule::SeenActive,
+        synced: Some(true),
+        reason: Reason::Observing,
+        stalled: false,
+        next: Next::EachScan,
+        event: None,
+        argo_health: "Healthy",
     },
 ];
 
@@ -349,6 +478,7 @@ impl ReadyRule {
             Self::True => "True",
             Self::False => "False",
             Self::Unchanged => "unchanged¹",
+            Self::SeenActive => "True if listed ACTIVE",
         }
     }
 }
@@ -363,6 +493,8 @@ impl Next {
             Self::OnSpecOrSettings => "when the spec changes or the operator restarts with fixed settings",
             Self::OnUnpause => "when the annotation is removed",
             Self::Recheck => "re-checked every 30 s without a call",
+            Self::LaterScan => "a later scan that lists it ACTIVE (no call meanwhile)",
+            Self::EachScan => "every scan (`--observe-interval`)",
         }
     }
 }
@@ -374,19 +506,22 @@ pub fn markdown_table() -> String {
          |---|---|---|---|---|---|---|\n",
     );
     for r in &TABLE {
-        let kind = match r.event.0 {
-            Normal => "Normal",
-            Warning => "Warning",
+        let event = match r.event {
+            Some((Normal, reason)) => format!("Normal {reason}"),
+            Some((Warning, reason)) => format!("Warning {reason}"),
+            None => "—".to_string(),
+        };
+        let synced = match r.synced {
+            Some(true) => format!("True {}", r.reason.as_str()),
+            Some(false) => format!("False {}", r.reason.as_str()),
+            None => format!("unchanged (Stalled {})", r.reason.as_str()),
         };
         out.push_str(&format!(
-            "| {} | {} | {} {} | {} | {} | {kind} {} | {} |\n",
+            "| {} | {} | {synced} | {} | {} | {event} | {} |\n",
             r.outcome,
             r.ready.text(),
-            if r.synced { "True" } else { "False" },
-            r.reason.as_str(),
             if r.stalled { "True" } else { "False" },
             r.next.text(),
-            r.event.1,
             r.argo_health,
         ));
     }
@@ -399,20 +534,7 @@ mod tests {
 
     #[test]
     fn every_row_has_exactly_one_entry_and_a_unique_label() {
-        let rows = [
-            Row::Accepted,
-            Row::Throttled,
-            Row::Retryable,
-            Row::Freshness,
-            Row::Credentials,
-            Row::Forbidden,
-            Row::Terminal,
-            Row::Configuration,
-            Row::RegionNotAllowed,
-            Row::Paused,
-            Row::Conflict,
-        ];
-        for row in rows {
+        for row in Row::ALL {
             assert_eq!(TABLE.iter().filter(|r| r.row == row).count(), 1, "{row:?}");
             assert_eq!(row.spec().row, row);
         }
@@ -453,7 +575,7 @@ mod tests {
         for r in &TABLE {
             assert_eq!(
                 r.is_final(),
-                r.row == Row::Accepted || r.stalled,
+                matches!(r.row, Row::Accepted | Row::DriftCorrected | Row::Observed) || r.stalled,
                 "{:?}",
                 r.row
             );

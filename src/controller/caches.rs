@@ -462,6 +462,7 @@ impl Caches {
                     && o.spec.business_number == obj.spec.business_number
                     && o.spec.group_id == obj.spec.group_id
                     && o.metadata.deletion_timestamp.is_none()
+                    && o.spec.management_policy.is_manage()
                     && (o.namespace() == obj.namespace() || was_accepted(o))
                     && rank(o) < mine
             })

@@ -3,6 +3,7 @@
 //! [`crate::plan`] and [`crate::status`], the table they apply in [`crate::outcome`].
 
 mod caches;
+mod observation;
 mod runner;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 pub use caches::{Blocker, Caches, Freshness, Unwritten};
+pub use observation::{ChatGroupObserver, Observation, ObserverSlot};
 pub use runner::{run, WatchScope};
 
 use crate::cams::{CamsError, ChatGroupApi, Credentials, EndpointPolicy, ErrorClass};
@@ -26,11 +28,13 @@ use crate::credentials::{
     credentials_from_secret, CredentialsError, LendPolicy, OperatorCredentials,
 };
 use crate::metrics::{ReconcileLabel, WriteResult};
+use crate::observe::compare::{InSync, Verdict};
 use crate::outcome::Row;
 use crate::plan::{applied_hash, decide, update_request, Decision};
 use crate::resource::{ChatGroup, ChatGroupStatus};
 use crate::status::{
     judge, EventKind, Failure, JudgeInput, Judgement, Outcome, Requeue, RetryPolicy,
+    MAX_DRIFT_CORRECTIONS,
 };
 
 /// How often a credentials-stalled object re-reads its Secret when Secrets are not watched
@@ -98,6 +102,12 @@ pub struct Context {
     pub caches: Caches,
     /// The operator's metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How groups are observed.
+    pub observe: crate::observe::ObserveSettings,
+    /// Lists groups for the inventories.
+    pub lister: Arc<dyn crate::observe::observer::GroupLister>,
+    /// The current term's observer (set by [`run`]).
+    pub observer: ObserverSlot,
 }
 
 /// Drops what reconciles never read from a cached ChatGroup, most of an object's memory (the
@@ -195,14 +205,23 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Summary, 
     if let Some(unwritten) = ctx.caches.unwritten(&obj) {
         return record_unwritten(&obj, &namespace, unwritten, ctx).await;
     }
-    let (outcome, desired_hash, credentials_version) = match attempt(&obj, &namespace, ctx).await? {
-        Attempt::Summary(done) => return Ok(done),
-        Attempt::Outcome {
-            outcome,
-            desired_hash,
-            credentials_version,
-        } => (outcome, desired_hash, credentials_version),
-    };
+    let (outcome, desired_hash, credentials_version, mut observation) =
+        match attempt(&obj, &namespace, ctx).await? {
+            Attempt::Summary(done) => return Ok(done),
+            Attempt::Outcome {
+                outcome,
+                desired_hash,
+                credentials_version,
+                observation,
+            } => (outcome, desired_hash, credentials_version, observation),
+        };
+    let wrote_to_cams = matches!(
+        outcome,
+        Outcome::Accepted { .. } | Outcome::Corrected { .. }
+    );
+    if let Some(observation) = observation.as_mut().filter(|_| wrote_to_cams) {
+        observation.after_write(&obj);
+    }
     let mut judgement = judge(
         &obj,
         &outcome,
@@ -213,8 +232,12 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Summary, 
             jitter: rand::random::<f64>(),
             policy: ctx.retry,
             credentials_version,
+            observation: observation.as_ref().map(|o| &o.verdict),
         },
     );
+    if let Some(observation) = &observation {
+        await_scan(&obj, observation, wrote_to_cams, ctx);
+    }
     if outcome.row() == Some(Row::Credentials) && !ctx.caches.watches_secrets() {
         judgement.requeue = cap(judgement.requeue, SECRET_RECHECK);
     }
@@ -323,6 +346,17 @@ async fn record_unwritten(
     Ok(done)
 }
 
+/// After our own write, or while a change or drift waits to be seen, the object is
+/// re-queued after the account's next complete scan (which the write forces, coalesced).
+fn await_scan(obj: &ChatGroup, observation: &Observation, wrote: bool, ctx: &Context) {
+    let (Some(observer), Some(key)) = (ctx.observer.get(), &observation.key) else {
+        return;
+    };
+    if wrote || observation.awaits_scan() {
+        observer.await_next_scan(key, kube::runtime::reflector::ObjectRef::from_obj(obj));
+    }
+}
+
 fn cap(requeue: Requeue, bound: Duration) -> Requeue {
     match requeue {
         Requeue::After(d) => Requeue::After(d.min(bound)),
@@ -339,6 +373,7 @@ enum Attempt {
         outcome: Outcome,
         desired_hash: String,
         credentials_version: Option<String>,
+        observation: Option<Box<Observation>>,
     },
 }
 
@@ -354,19 +389,49 @@ async fn attempt(
         Ok(endpoint) => applied_hash(&request, endpoint),
         Err(_) => String::new(),
     };
-    let blocker = (!obj.is_paused())
+    let manage = obj.spec.management_policy.is_manage();
+    // Observe-only objects never block another nor are blocked: they never write.
+    let blocker = (manage && !obj.is_paused())
         .then(|| ctx.caches.blocker(obj))
         .flatten();
+    let observation = observation::observe(obj, namespace, endpoint.as_ref().ok(), ctx)
+        .await?
+        .map(Box::new);
+    let verdict = observation.as_ref().map(|o| &o.verdict);
     let secret_version = secret_version(obj, namespace, ctx).await?;
     let now = Utc::now();
-    let outcome = match (
-        decide(obj, &desired_hash, secret_version.as_deref(), now),
-        endpoint,
-    ) {
+    let decision = decide(obj, &desired_hash, secret_version.as_deref(), now);
+    let seen = seen_outcome(obj, verdict);
+    let drift = (decision == Decision::UpToDate)
+        .then(|| drift_outcome(obj, verdict, &desired_hash))
+        .flatten();
+    let outcome = match (decision, endpoint) {
         _ if blocker.is_some() => Outcome::Conflict {
             older: blocker.map(|b| b.describe_for(obj)).unwrap_or_default(),
         },
         (Decision::Paused, _) => Outcome::Paused,
+        _ if seen.is_some() => seen.unwrap_or(Outcome::Observed),
+        (Decision::UpToDate, Ok(_)) if drift.is_some() => match drift {
+            Some(Drift::Correct(fields)) => {
+                let (outcome, version) = call(obj, namespace, &request, &desired_hash, ctx).await?;
+                let outcome = match outcome {
+                    Outcome::Accepted { envelope, hash } => Outcome::Corrected {
+                        envelope,
+                        hash,
+                        fields,
+                    },
+                    other => other,
+                };
+                return Ok(Attempt::Outcome {
+                    outcome,
+                    desired_hash,
+                    credentials_version: version,
+                    observation,
+                });
+            }
+            Some(Drift::Persists(fields)) => Outcome::DriftPersists { fields },
+            None => Outcome::UpToDate,
+        },
         (Decision::UpToDate, _) => Outcome::UpToDate,
         (Decision::AwaitSpecChange, _) => {
             return Ok(Attempt::Summary(Summary::idle(
@@ -392,6 +457,7 @@ async fn attempt(
                 outcome,
                 desired_hash,
                 credentials_version: version,
+                observation,
             });
         }
     };
@@ -399,6 +465,51 @@ async fn attempt(
         outcome,
         desired_hash,
         credentials_version: None,
+        observation,
+    })
+}
+
+/// The outcome observation alone decides, without a call: observe-only, a missing group, a
+/// suspended one.
+fn seen_outcome(obj: &ChatGroup, verdict: Option<&Verdict>) -> Option<Outcome> {
+    if !obj.spec.management_policy.is_manage() {
+        return Some(Outcome::Observed);
+    }
+    match &verdict?.in_sync {
+        InSync::Missing => Some(Outcome::GroupMissing),
+        InSync::Suspended(status) => Some(Outcome::GroupSuspended(status.clone())),
+        _ => None,
+    }
+}
+
+/// What to do about drift.
+enum Drift {
+    /// Send one UpdateChatGroup with the spec; these fields differ.
+    Correct(Vec<String>),
+    /// Enough corrections of this desired state did not hold.
+    Persists(Vec<String>),
+}
+
+/// Drift seen in two consecutive scans outside the settle window, for a spec CAMS already
+/// accepted: corrected, until corrections of this desired state stop being worth sending.
+fn drift_outcome(obj: &ChatGroup, verdict: Option<&Verdict>, desired_hash: &str) -> Option<Drift> {
+    let InSync::Drifted {
+        fields,
+        confirmed: true,
+    } = &verdict?.in_sync
+    else {
+        return None;
+    };
+    let corrections = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.drift.as_ref())
+        .filter(|d| d.desired_hash == desired_hash)
+        .map_or(0, |d| d.corrections);
+    Some(if corrections >= MAX_DRIFT_CORRECTIONS {
+        Drift::Persists(fields.clone())
+    } else {
+        Drift::Correct(fields.clone())
     })
 }
 

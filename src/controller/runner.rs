@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::channel::mpsc::UnboundedReceiver;
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::PartialObjectMeta;
@@ -38,13 +39,16 @@ pub async fn run(
     shutdown: CancellationToken,
     grace: Duration,
 ) {
-    // A new leadership term starts with fresh caches.
+    // A new leadership term starts with fresh caches and fresh inventories.
     ctx.caches.clear();
     let namespaces: Vec<Option<String>> = if scope.namespaces.is_empty() {
         vec![None]
     } else {
         scope.namespaces.iter().cloned().map(Some).collect()
     };
+    let term = shutdown.child_token();
+    let _stop_term = term.clone().drop_guard();
+    let mut observed = observer_for_term(&ctx, &namespaces, term.clone());
     // How many ChatGroup watches finished their first list. Readiness waits on this, not on
     // Store::wait_until_ready: kube's store wakes only the last of several waiters, and the
     // controller itself waits on it too.
@@ -54,6 +58,7 @@ pub async fn run(
         .into_iter()
         .map(|ns| {
             let parts = NamespaceWatch {
+                observed: observed.remove(&ns),
                 ctx: ctx.clone(),
                 namespace: ns,
                 scope: &scope,
@@ -62,10 +67,8 @@ pub async fn run(
             parts.controller(concurrency, shutdown.clone())
         })
         .collect();
-    // The term's own token: the gauge loop stops with the controllers, not only at shutdown,
-    // so nothing outlives a leadership term.
-    let term = shutdown.child_token();
-    let _stop_gauges = term.clone().drop_guard();
+    // The term's own token: the gauge loop and the inventories stop with the controllers,
+    // not only at shutdown, so nothing outlives a leadership term.
     tokio::spawn(watch_state(ctx.clone(), synced_rx, watches, term));
     let all = futures::future::join_all(controllers);
     tokio::pin!(all);
@@ -80,8 +83,50 @@ pub async fn run(
     }
 }
 
+/// Installs a new observer for the term and returns, per watched namespace, the stream of
+/// objects its scans re-queue (a scan's changed rows are routed to their namespace's
+/// controller).
+fn observer_for_term(
+    ctx: &Arc<Context>,
+    namespaces: &[Option<String>],
+    term: CancellationToken,
+) -> std::collections::HashMap<Option<String>, UnboundedReceiver<ObjectRef<ChatGroup>>> {
+    let (trigger_tx, mut trigger_rx) = futures::channel::mpsc::unbounded();
+    let observer = crate::observe::observer::Observer::new(
+        ctx.observe,
+        ctx.lister.clone(),
+        trigger_tx,
+        term.clone(),
+        ctx.metrics.clone(),
+    );
+    ctx.observer.set(Some(observer));
+    let mut routes = std::collections::HashMap::new();
+    let mut receivers = std::collections::HashMap::new();
+    for ns in namespaces {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        routes.insert(ns.clone(), tx);
+        receivers.insert(ns.clone(), rx);
+    }
+    tokio::spawn(async move {
+        loop {
+            let next = tokio::select! {
+                _ = term.cancelled() => return,
+                next = trigger_rx.next() => next,
+            };
+            let Some(obj_ref) = next else { return };
+            let route = routes.get(&obj_ref.namespace).or_else(|| routes.get(&None));
+            if let Some(route) = route {
+                let _ = route.unbounded_send(obj_ref);
+            }
+        }
+    });
+    receivers
+}
+
 /// The watches and the controller of one namespace (or of the cluster).
 struct NamespaceWatch<'a> {
+    /// Objects the inventories re-queue.
+    observed: Option<UnboundedReceiver<ObjectRef<ChatGroup>>>,
     ctx: Arc<Context>,
     namespace: Option<String>,
     scope: &'a WatchScope,
@@ -101,7 +146,7 @@ impl NamespaceWatch<'_> {
     }
 
     fn controller(
-        self,
+        mut self,
         concurrency: u16,
         shutdown: CancellationToken,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -124,6 +169,11 @@ impl NamespaceWatch<'_> {
                 for sibling in indexer.caches.index_event(event) {
                     let _ = siblings_tx.unbounded_send(sibling);
                 }
+                if let (watcher::Event::Delete(obj), Some(observer)) =
+                    (event, indexer.observer.get())
+                {
+                    observer.forget(&ObjectRef::from_obj(obj));
+                }
                 if first_list && matches!(event, watcher::Event::InitDone) {
                     first_list = false;
                     synced.send_modify(|n| *n += 1);
@@ -140,6 +190,9 @@ impl NamespaceWatch<'_> {
             .with_config(ControllerConfig::default().concurrency(concurrency))
             .trigger_backoff(WatchBackoff::default())
             .reconcile_on(siblings_rx);
+        if let Some(observed) = self.observed.take() {
+            controller = controller.reconcile_on(observed);
+        }
         // Secrets (metadata only) are watched only in listed namespaces.
         let secret_store = match self.namespace {
             Some(_) => {
@@ -232,7 +285,11 @@ async fn watch_state(
     let stores = ctx.caches.chatgroup_stores();
     loop {
         let mut counts = std::collections::BTreeMap::<(&str, &str), i64>::new();
-        let types = [ConditionType::Ready, ConditionType::Synced];
+        let types = [
+            ConditionType::Ready,
+            ConditionType::Synced,
+            ConditionType::InSync,
+        ];
         for cond in types {
             for status in ["True", "False", "Unknown"] {
                 counts.insert((cond.as_str(), status), 0);
@@ -242,6 +299,7 @@ async fn watch_state(
             for cond in types {
                 let status = match obj.status.as_ref().and_then(|s| s.condition(cond)) {
                     Some(c) if c.status == "True" => "True",
+                    Some(c) if c.status == "Unknown" => "Unknown",
                     Some(_) => "False",
                     None => "Unknown",
                 };
@@ -250,6 +308,10 @@ async fn watch_state(
         }
         ctx.metrics
             .set_objects(&counts.into_iter().collect::<Vec<_>>());
+        if let Some(observer) = ctx.observer.get() {
+            let (inventories, rows) = observer.sizes();
+            ctx.metrics.set_inventories(inventories, rows);
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(10)) => {}
             _ = term.cancelled() => return,

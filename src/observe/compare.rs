@@ -133,8 +133,8 @@ fn seen(sighting: &Sighting, input: &CompareInput<'_>) -> Verdict {
         .and_then(crate::plan::parse_time);
     let settle = chrono::Duration::from_std(input.settle).unwrap_or_default();
     verdict.in_sync = match accepted {
-        // The row was listed by a scan that started before our last accepted write.
-        Some(at) if sighting.first_seen < at => InSync::Updating(format!(
+        // No scan that started after our last accepted write has listed the group yet.
+        Some(at) if sighting.last_seen < at => InSync::Updating(format!(
             "CAMS accepted the change; waiting for a ListChatGroup scan to show {}",
             fields.join(", ")
         )),
@@ -197,8 +197,8 @@ fn picture_after(sighting: &Sighting, input: &CompareInput<'_>) -> Option<Pictur
         sighting.row.group_status.as_deref(),
         Some("CREATING" | "UPDATING" | "DELETING")
     );
-    let after_write = crate::plan::parse_time(&picture.accepted_at)
-        .is_some_and(|at| sighting.first_seen >= at);
+    let after_write =
+        crate::plan::parse_time(&picture.accepted_at).is_some_and(|at| sighting.last_seen >= at);
     if let Some(listed) = listed {
         if picture.stored_as.is_none()
             && !changing

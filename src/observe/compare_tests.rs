@@ -27,11 +27,11 @@ fn row(subject: &str, description: &str) -> GroupRow {
     }
 }
 
-fn sighting(row: GroupRow, scans: u32, first_seen: DateTime<Utc>) -> Sighting {
+fn sighting(row: GroupRow, scans: u32, last_seen: DateTime<Utc>) -> Sighting {
     Sighting {
         row,
         scans,
-        first_seen,
+        last_seen,
         last_scan: 1,
     }
 }
@@ -51,8 +51,9 @@ fn judge_at(obj: &ChatGroup, accepted: Option<i64>, view: View, now: i64) -> Ver
     )
 }
 
-fn seen(row: GroupRow, scans: u32, first_seen: i64) -> View {
-    View::Data(Lookup::Seen(sighting(row, scans, t(first_seen))))
+/// Listed by `scans` consecutive scans, the last of which started at `last_seen`.
+fn seen(row: GroupRow, scans: u32, last_seen: i64) -> View {
+    View::Data(Lookup::Seen(sighting(row, scans, t(last_seen))))
 }
 
 #[test]
@@ -127,7 +128,13 @@ fn a_difference_is_updating_until_a_later_scan_and_the_settle_window_say_otherwi
     );
     // Never written by us (adopted): a confirmed difference is drift.
     let v = judge_at(&obj, None, seen(old, 2, 110), 230);
-    assert!(matches!(v.in_sync, InSync::Drifted { confirmed: true, .. }));
+    assert!(matches!(
+        v.in_sync,
+        InSync::Drifted {
+            confirmed: true,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -250,7 +257,13 @@ fn the_picture_is_in_sync_as_sent_or_as_first_stored_after_the_write() {
         seen(picture_row("https://cdn/old.jpg"), 2, 110),
         1000,
     );
-    assert!(matches!(v.in_sync, InSync::Drifted { confirmed: true, .. }));
+    assert!(matches!(
+        v.in_sync,
+        InSync::Drifted {
+            confirmed: true,
+            ..
+        }
+    ));
     assert_eq!(v.picture.unwrap().stored_as, None);
     // A copy listed by a scan from before the write is not adopted either.
     let v = judge_at(

@@ -52,9 +52,9 @@ pub struct Sighting {
     pub row: GroupRow,
     /// Consecutive complete scans that listed exactly this row.
     pub scans: u32,
-    /// When the first scan that listed this exact row started (wall clock, to compare with
-    /// the time CAMS accepted a write).
-    pub first_seen: DateTime<Utc>,
+    /// When the last scan that listed it started (wall clock, to compare with the time CAMS
+    /// accepted a write).
+    pub last_seen: DateTime<Utc>,
     /// The number of the last complete scan that listed it.
     pub(super) last_scan: u64,
 }
@@ -147,6 +147,7 @@ impl Inventory {
                 Some(s) if s.row == row && !was_absent => {
                     s.scans = s.scans.saturating_add(1);
                     s.last_scan = scan;
+                    s.last_seen = wall;
                     if s.scans == 2 {
                         touched.push(id);
                     }
@@ -157,7 +158,7 @@ impl Inventory {
                         Sighting {
                             row,
                             scans: 1,
-                            first_seen: wall,
+                            last_seen: wall,
                             last_scan: scan,
                         },
                     );

@@ -50,17 +50,34 @@ fn a_row_is_confirmed_by_its_second_scan_and_then_goes_quiet() {
     assert_eq!(sorted(touched), ["A", "B"]);
     assert!(matches!(inv.lookup("A"), Lookup::Seen(s) if s.scans == 1));
     // The second scan confirms both rows: each is touched once more.
-    let touched = scan(&mut inv, vec![row("A", "one"), row("B", "two")], t0, t0 + secs(15));
+    let touched = scan(
+        &mut inv,
+        vec![row("A", "one"), row("B", "two")],
+        t0,
+        t0 + secs(15),
+    );
     assert_eq!(sorted(touched), ["A", "B"]);
-    assert!(matches!(inv.lookup("A"), Lookup::Seen(s) if s.scans == 2 && s.first_seen == wall(t0, t0)));
+    assert!(
+        matches!(inv.lookup("A"), Lookup::Seen(s) if s.scans == 2 && s.last_seen == wall(t0, t0 + secs(15)))
+    );
     // A third identical scan changes no verdict: nothing is re-queued.
-    let touched = scan(&mut inv, vec![row("A", "one"), row("B", "two")], t0, t0 + secs(30));
+    let touched = scan(
+        &mut inv,
+        vec![row("A", "one"), row("B", "two")],
+        t0,
+        t0 + secs(30),
+    );
     assert!(touched.is_empty(), "{touched:?}");
     // A changed row starts over.
-    let touched = scan(&mut inv, vec![row("A", "uno"), row("B", "two")], t0, t0 + secs(45));
+    let touched = scan(
+        &mut inv,
+        vec![row("A", "uno"), row("B", "two")],
+        t0,
+        t0 + secs(45),
+    );
     assert_eq!(touched, ["A"]);
     assert!(
-        matches!(inv.lookup("A"), Lookup::Seen(s) if s.scans == 1 && s.first_seen == wall(t0, t0 + secs(45)))
+        matches!(inv.lookup("A"), Lookup::Seen(s) if s.scans == 1 && s.last_seen == wall(t0, t0 + secs(45)))
     );
 }
 
@@ -72,7 +89,13 @@ fn a_group_is_missing_only_after_two_complete_scans_without_it() {
     assert_eq!(inv.len(), 2);
     let touched = scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(15));
     assert!(touched.contains(&"A".to_string()));
-    assert!(matches!(inv.lookup("A"), Lookup::Absent { scans: 1, last: Some(_) }));
+    assert!(matches!(
+        inv.lookup("A"),
+        Lookup::Absent {
+            scans: 1,
+            last: Some(_)
+        }
+    ));
     assert_eq!(inv.len(), 1);
     let touched = scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(30));
     assert!(touched.contains(&"A".to_string()));
@@ -81,7 +104,12 @@ fn a_group_is_missing_only_after_two_complete_scans_without_it() {
     let touched = scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(45));
     assert!(touched.is_empty(), "{touched:?}");
     // Back again: a new sighting, not a continuation of the old one.
-    let touched = scan(&mut inv, vec![row("A", "one"), row("B", "two")], t0, t0 + secs(60));
+    let touched = scan(
+        &mut inv,
+        vec![row("A", "one"), row("B", "two")],
+        t0,
+        t0 + secs(60),
+    );
     assert_eq!(touched, ["A"]);
     assert!(matches!(inv.lookup("A"), Lookup::Seen(s) if s.scans == 1));
 }
@@ -91,9 +119,21 @@ fn a_group_never_listed_counts_every_complete_scan_as_absent() {
     let t0 = Instant::now();
     let mut inv = Inventory::new();
     scan(&mut inv, vec![row("B", "two")], t0, t0);
-    assert!(matches!(inv.lookup("X"), Lookup::Absent { scans: 1, last: None }));
+    assert!(matches!(
+        inv.lookup("X"),
+        Lookup::Absent {
+            scans: 1,
+            last: None
+        }
+    ));
     scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(15));
-    assert!(matches!(inv.lookup("X"), Lookup::Absent { scans: 2, last: None }));
+    assert!(matches!(
+        inv.lookup("X"),
+        Lookup::Absent {
+            scans: 2,
+            last: None
+        }
+    ));
 }
 
 #[test]
@@ -111,7 +151,10 @@ fn a_failed_scan_keeps_the_data_until_it_is_two_intervals_old() {
     assert_eq!(inv.health(t0 + secs(900), &s), Ok(()));
     assert!(matches!(inv.lookup("A"), Lookup::Seen(_)));
     let err = inv.health(t0 + secs(1201), &s).unwrap_err();
-    assert!(err.contains("1201s old") && err.contains("ServiceUnavailable"), "{err}");
+    assert!(
+        err.contains("1201s old") && err.contains("ServiceUnavailable"),
+        "{err}"
+    );
     // A refusal (credentials, permission) makes observation unavailable at once.
     inv.failed_scan(ScanFailure {
         message: "Forbidden.RAM".into(),
@@ -133,7 +176,11 @@ fn forced_scans_are_coalesced_to_one_per_minimum_interval() {
     let t0 = Instant::now();
     let s = settings();
     let mut schedule = Schedule::new();
-    assert_eq!(schedule.due(t0, &s), Some(t0), "the first scan is due at once");
+    assert_eq!(
+        schedule.due(t0, &s),
+        Some(t0),
+        "the first scan is due at once"
+    );
     schedule.started(t0, 0.5, &s);
     // Periodic: the interval, jittered ±10%.
     assert_eq!(schedule.due(t0, &s), Some(t0 + secs(600)));

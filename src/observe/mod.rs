@@ -29,3 +29,6 @@ impl Default for ObserveSettings {
 
 pub mod compare;
 pub mod inventory;
+
+pub mod lister;
+pub mod observer;

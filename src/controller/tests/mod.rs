@@ -615,6 +615,12 @@ impl Harness {
             api_timeout,
             caches: Default::default(),
             metrics: Default::default(),
+            observe: crate::observe::ObserveSettings {
+                interval: None,
+                ..Default::default()
+            },
+            lister: Arc::new(NoLister),
+            observer: Default::default(),
         });
         Self {
             ctx,
@@ -695,5 +701,21 @@ pub(super) fn requeue_after(requeue: &Requeue) -> Option<Duration> {
     match requeue {
         Requeue::OnChange => None,
         Requeue::After(d) => Some(*d),
+    }
+}
+
+/// Unit tests without observation never list groups.
+struct NoLister;
+
+#[async_trait::async_trait]
+impl crate::observe::observer::GroupLister for NoLister {
+    async fn list_page(
+        &self,
+        _key: &crate::observe::inventory::AccountKey,
+        _credentials: &crate::cams::Credentials,
+        _index: u32,
+        _size: u32,
+    ) -> Result<crate::observe::observer::ListedPage, crate::cams::CamsError> {
+        panic!("a unit test without observation listed groups")
     }
 }

@@ -46,6 +46,7 @@ async fn a_status_built_by_judging_the_spec_also_counts_as_applied() {
             jitter: 0.5,
             policy: RetryPolicy::default(),
             credentials_version: None,
+            observation: None,
         },
     );
     assert_nothing_happens(&with_status(&obj, judged.status)).await;

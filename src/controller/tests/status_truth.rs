@@ -127,6 +127,9 @@ async fn a_metadata_edit_during_a_call_neither_repeats_it_nor_wipes_its_status()
         api_timeout: Duration::from_secs(5),
         caches: Default::default(),
         metrics: Default::default(),
+        observe: h.ctx.observe,
+        lister: h.ctx.lister.clone(),
+        observer: Default::default(),
     };
     ctx.caches
         .record_write(&obj, Some("2001".into()), &written, Requeue::OnChange);

@@ -6,7 +6,12 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+mod observation;
+
+pub use observation::MAX_DRIFT_CORRECTIONS;
+
 use crate::cams::{Envelope, ErrorClass};
+use crate::observe::compare::Verdict;
 pub use crate::outcome::{ConditionType, EventKind, Reason};
 use crate::outcome::{Next, ReadyRule, Row, RowSpec};
 use crate::resource::{ChatGroup, ChatGroupStatus, RetryStatus};
@@ -33,6 +38,26 @@ pub enum Outcome {
         /// otherwise (a message never names an object in another namespace).
         older: String,
     },
+    /// Drift seen in two scans; CAMS accepted the correcting UpdateChatGroup.
+    Corrected {
+        /// The envelope as returned.
+        envelope: Envelope,
+        /// What was applied (the current desired state).
+        hash: String,
+        /// The managed fields that differed.
+        fields: Vec<String>,
+    },
+    /// Corrections of this desired state did not hold: no call.
+    DriftPersists {
+        /// The managed fields that still differ.
+        fields: Vec<String>,
+    },
+    /// Absent from two consecutive complete scans: no call.
+    GroupMissing,
+    /// Listed SUSPENDED or INACTIVE (the status given): no call.
+    GroupSuspended(String),
+    /// `managementPolicy: Observe`: reported, never written.
+    Observed,
 }
 
 /// A failed attempt.
@@ -60,6 +85,11 @@ impl Outcome {
             Self::Failed(f) => Some(Row::of_class(f.class)),
             Self::Paused => Some(Row::Paused),
             Self::Conflict { .. } => Some(Row::Conflict),
+            Self::Corrected { .. } => Some(Row::DriftCorrected),
+            Self::DriftPersists { .. } => Some(Row::DriftPersists),
+            Self::GroupMissing => Some(Row::GroupMissing),
+            Self::GroupSuspended(_) => Some(Row::GroupSuspended),
+            Self::Observed => Some(Row::Observed),
         }
     }
 
@@ -67,7 +97,9 @@ impl Outcome {
     pub fn called(&self) -> bool {
         matches!(
             self,
-            Self::Accepted { .. } | Self::Failed(Failure { called: true, .. })
+            Self::Accepted { .. }
+                | Self::Corrected { .. }
+                | Self::Failed(Failure { called: true, .. })
         )
     }
 }
@@ -149,6 +181,8 @@ pub struct JudgeInput<'a> {
     pub policy: RetryPolicy,
     /// The credentials Secret's resourceVersion read for this attempt, if any.
     pub credentials_version: Option<String>,
+    /// What observation says about the group; `None` leaves `InSync` and `atProvider` alone.
+    pub observation: Option<&'a Verdict>,
 }
 
 /// How often a conflicting ChatGroup looks again (no call is made).
@@ -156,14 +190,27 @@ pub const CONFLICT_RECHECK: Duration = Duration::from_secs(30);
 
 /// Applies the outcome table: the next status, the event and the requeue.
 pub fn judge(obj: &ChatGroup, outcome: &Outcome, input: &JudgeInput<'_>) -> Judgement {
-    let draft = Draft::new(obj, input.now);
-    match outcome {
-        Outcome::Accepted { envelope, hash } => draft.accepted(envelope, hash),
+    let draft = Draft::new(obj, input.now, input.observation);
+    let mut judgement = match outcome {
+        Outcome::Accepted { envelope, hash } => draft.accepted(envelope, hash, None),
+        Outcome::Corrected {
+            envelope,
+            hash,
+            fields,
+        } => draft.accepted(envelope, hash, Some(fields)),
         Outcome::UpToDate => draft.up_to_date(),
         Outcome::Paused => draft.paused(),
         Outcome::Conflict { older } => draft.conflict(older),
         Outcome::Failed(failure) => draft.failed(failure, input),
+        Outcome::DriftPersists { fields } => draft.drift_persists(fields),
+        Outcome::GroupMissing => draft.group_missing(),
+        Outcome::GroupSuspended(status) => draft.group_suspended(status),
+        Outcome::Observed => draft.observed(),
+    };
+    if let Some(verdict) = input.observation {
+        observation::record(obj, outcome, verdict, input.now, &mut judgement.status);
     }
+    judgement
 }
 
 /// The status being judged: the object, its current status and the next one.
@@ -173,10 +220,11 @@ struct Draft<'a> {
     next: ChatGroupStatus,
     generation: Option<i64>,
     now: DateTime<Utc>,
+    observation: Option<&'a Verdict>,
 }
 
 impl<'a> Draft<'a> {
-    fn new(obj: &'a ChatGroup, now: DateTime<Utc>) -> Self {
+    fn new(obj: &'a ChatGroup, now: DateTime<Utc>, observation: Option<&'a Verdict>) -> Self {
         let current = obj.status.clone().unwrap_or_default();
         Self {
             obj,
@@ -184,20 +232,34 @@ impl<'a> Draft<'a> {
             current,
             generation: obj.metadata.generation,
             now,
+            observation,
         }
     }
 
-    fn accepted(mut self, envelope: &Envelope, hash: &str) -> Judgement {
+    /// CAMS accepted an UpdateChatGroup: the spec's, or a correction of `drift`.
+    fn accepted(mut self, envelope: &Envelope, hash: &str, drift: Option<&[String]>) -> Judgement {
         set_envelope(&mut self.next, envelope);
         self.next.last_sync_time = Some(rfc3339(self.now));
         self.next.applied_hash = Some(hash.to_string());
         self.next.retry = None;
         self.mark_token_handled();
         let rid = envelope.request_id.as_deref().unwrap_or("none").trim();
-        let message = format!("CAMS accepted UpdateChatGroup (RequestId {rid})");
-        self.apply_row(Row::Accepted.spec(), &message, "");
-        let event = self.event(Row::Accepted.spec(), &message);
-        self.finish(Some(event), Requeue::OnChange)
+        let (row, message) = match drift {
+            None => (
+                Row::Accepted.spec(),
+                format!("CAMS accepted UpdateChatGroup (RequestId {rid})"),
+            ),
+            Some(fields) => (
+                Row::DriftCorrected.spec(),
+                format!(
+                    "{} differed from the spec in two scans; CAMS accepted the correcting UpdateChatGroup (RequestId {rid})",
+                    fields.join(", ")
+                ),
+            ),
+        };
+        self.apply_row(row, &message, "");
+        let event = self.event(row, &message);
+        self.finish(event, Requeue::OnChange)
     }
 
     /// Nothing to call: the last call for exactly this desired state was accepted and nothing
@@ -225,11 +287,9 @@ impl<'a> Draft<'a> {
             "cams.dev/paused is \"true\": no CAMS calls until it is removed",
             "paused",
         );
-        let event = (self.next != self.current).then(|| EventSpec {
-            kind: row.event.0,
-            reason: row.event.1,
-            note: "Reconciliation paused by cams.dev/paused".into(),
-        });
+        let event = (self.next != self.current)
+            .then(|| self.event(row, "Reconciliation paused by cams.dev/paused"))
+            .flatten();
         self.finish(event, Requeue::OnChange)
     }
 
@@ -243,7 +303,9 @@ impl<'a> Draft<'a> {
         // The reconcile token stays pending: it is handled once this object may call again.
         let row = Row::Conflict.spec();
         self.apply_row(row, &message, &message);
-        let event = (self.next != self.current).then(|| self.event(row, &message));
+        let event = (self.next != self.current)
+            .then(|| self.event(row, &message))
+            .flatten();
         self.finish(event, Requeue::After(CONFLICT_RECHECK))
     }
 
@@ -273,7 +335,7 @@ impl<'a> Draft<'a> {
         let emit = failure.called
             || self.current.message_of(ConditionType::Synced)
                 != self.next.message_of(ConditionType::Synced);
-        let event = emit.then(|| self.event(row, &message));
+        let event = emit.then(|| self.event(row, &message)).flatten();
         self.finish(event, requeue)
     }
 
@@ -337,12 +399,32 @@ impl<'a> Draft<'a> {
             ReadyRule::False => Some(false),
             ReadyRule::Unchanged if self.ready_still_holds() => None,
             ReadyRule::Unchanged => Some(false),
+            ReadyRule::SeenActive => Some(self.observation.is_some_and(|v| v.active)),
+        };
+        // What observation says overrides a Ready that would be True.
+        let would_be_true = ready.unwrap_or_else(|| self.current.is_true(ConditionType::Ready));
+        let withheld = would_be_true.then(|| self.ready_withheld(row)).flatten();
+        let ready = match &withheld {
+            Some(_) => Some(false),
+            None => ready,
         };
         if let Some(value) = ready {
-            let (reason, ready_message) = match (value, row.row) {
-                (true, _) => (Reason::Available, message),
-                (false, Row::Paused) => (row.reason, "paused before CAMS accepted this spec"),
-                (false, _) => (row.reason, message),
+            let observed_message;
+            let (reason, ready_message) = match (value, row.row, &withheld) {
+                (false, _, Some((reason, why))) => {
+                    observed_message = why.clone();
+                    (*reason, observed_message.as_str())
+                }
+                (true, Row::Observed, _) => {
+                    (Reason::Available, "ListChatGroup lists the group ACTIVE")
+                }
+                (true, _, _) => (Reason::Available, message),
+                (false, Row::Paused, _) => (row.reason, "paused before CAMS accepted this spec"),
+                (false, Row::Observed, _) => {
+                    observed_message = self.not_seen_active();
+                    (row.reason, observed_message.as_str())
+                }
+                (false, _, _) => (row.reason, message),
             };
             let c = &mut self.next.conditions;
             set_condition(
@@ -356,18 +438,20 @@ impl<'a> Draft<'a> {
             );
         }
         let c = &mut self.next.conditions;
-        set_condition(
-            c,
-            ConditionType::Synced,
-            row.synced,
-            row.reason,
-            message,
-            generation,
-            now,
-        );
+        if let Some(synced) = row.synced {
+            set_condition(
+                c,
+                ConditionType::Synced,
+                synced,
+                row.reason,
+                message,
+                generation,
+                now,
+            );
+        }
         let stalled_reason = match row.row {
             _ if row.stalled => row.reason,
-            Row::Accepted | Row::Paused => row.reason,
+            Row::Accepted | Row::DriftCorrected | Row::Paused | Row::Observed => row.reason,
             _ => Reason::Progressing,
         };
         set_condition(
@@ -403,12 +487,12 @@ impl<'a> Draft<'a> {
         }
     }
 
-    fn event(&self, row: &RowSpec, note: &str) -> EventSpec {
-        EventSpec {
-            kind: row.event.0,
-            reason: row.event.1,
+    fn event(&self, row: &RowSpec, note: &str) -> Option<EventSpec> {
+        row.event.map(|(kind, reason)| EventSpec {
+            kind,
+            reason,
             note: note.to_string(),
-        }
+        })
     }
 
     fn finish(self, event: Option<EventSpec>, requeue: Requeue) -> Judgement {
@@ -461,7 +545,21 @@ pub fn set_condition(
     generation: Option<i64>,
     now: DateTime<Utc>,
 ) {
-    let status = if value { "True" } else { "False" }.to_string();
+    let status = if value { "True" } else { "False" };
+    set_condition_to(conditions, type_, status, reason, message, generation, now);
+}
+
+/// Sets a condition to `status` ("True", "False" or "Unknown").
+pub fn set_condition_to(
+    conditions: &mut Vec<Condition>,
+    type_: ConditionType,
+    status: &str,
+    reason: Reason,
+    message: &str,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) {
+    let status = status.to_string();
     let message = truncate(message, 1024);
     match conditions.iter_mut().find(|c| c.type_ == type_.as_str()) {
         Some(c) => {
@@ -582,11 +680,47 @@ mod judge_tests {
             jitter: 0.5,
             policy: RetryPolicy::default(),
             credentials_version: None,
+            observation: None,
+        }
+    }
+
+    /// What observation says in the state a row stands for.
+    fn verdict_for(row: Row) -> crate::observe::compare::Verdict {
+        use crate::observe::compare::{InSync, Verdict};
+        let in_sync = match row {
+            Row::GroupMissing => InSync::Missing,
+            Row::GroupSuspended => InSync::Suspended("SUSPENDED".into()),
+            Row::DriftPersists => InSync::Drifted {
+                fields: vec!["subject".into()],
+                confirmed: true,
+            },
+            _ => InSync::InSync,
+        };
+        Verdict {
+            active: in_sync == InSync::InSync,
+            in_sync,
+            at_provider: Some(Default::default()),
+            picture: None,
         }
     }
 
     fn outcome_for(row: Row) -> Outcome {
         let class = match row {
+            Row::DriftCorrected => {
+                return Outcome::Corrected {
+                    envelope: Envelope::default(),
+                    hash: "v1:h".into(),
+                    fields: vec!["subject".into()],
+                }
+            }
+            Row::DriftPersists => {
+                return Outcome::DriftPersists {
+                    fields: vec!["subject".into()],
+                }
+            }
+            Row::GroupMissing => return Outcome::GroupMissing,
+            Row::GroupSuspended => return Outcome::GroupSuspended("SUSPENDED".into()),
+            Row::Observed => return Outcome::Observed,
             Row::Accepted => {
                 return Outcome::Accepted {
                     envelope: Envelope::default(),
@@ -623,12 +757,26 @@ mod judge_tests {
         for spec in &TABLE {
             let obj = accepted_object();
             let outcome = outcome_for(spec.row);
-            let j = judge(&obj, &outcome, &input());
+            let verdict = verdict_for(spec.row);
+            let j = judge(
+                &obj,
+                &outcome,
+                &JudgeInput {
+                    observation: Some(&verdict),
+                    ..input()
+                },
+            );
             let s = &j.status;
             let row = format!("{:?}", spec.row);
             let synced = s.condition(ConditionType::Synced).unwrap();
-            assert_eq!(synced.status == "True", spec.synced, "{row}: Synced");
-            assert_eq!(synced.reason, spec.reason.as_str(), "{row}: Synced reason");
+            match spec.synced {
+                Some(value) => {
+                    assert_eq!(synced.status == "True", value, "{row}: Synced");
+                    assert_eq!(synced.reason, spec.reason.as_str(), "{row}: Synced reason");
+                }
+                // Left as the accepted call set it.
+                None => assert_eq!(synced.reason, "ReconcileSuccess", "{row}: Synced kept"),
+            }
             assert_eq!(
                 s.is_true(ConditionType::Stalled),
                 spec.stalled,
@@ -640,14 +788,19 @@ mod judge_tests {
                 ReadyRule::False => assert!(!ready, "{row}: Ready"),
                 // Accepted at this generation, nothing pending: it holds.
                 ReadyRule::Unchanged => assert!(ready, "{row}: Ready kept"),
+                ReadyRule::SeenActive => assert!(ready, "{row}: listed ACTIVE"),
             }
             // A call that failed withdraws the claim; so does a conflict (the other object
             // may write to the group).
-            let withdrawn =
-                (outcome.called() && spec.row != Row::Accepted) || spec.row == Row::Conflict;
+            let withdrawn = (outcome.called()
+                && !matches!(spec.row, Row::Accepted | Row::DriftCorrected))
+                || spec.row == Row::Conflict;
             assert_eq!(s.applied_hash.is_none(), withdrawn, "{row}: applied claim");
-            let event = j.event.expect("a state change publishes its event");
-            assert_eq!((event.kind, event.reason), spec.event, "{row}: event");
+            let event = j.event.map(|e| (e.kind, e.reason));
+            assert_eq!(
+                event, spec.event,
+                "{row}: a state change publishes its event"
+            );
             let retry = matches!(
                 spec.next,
                 Next::Backoff | Next::Slow | Next::SlowOrSecretChange

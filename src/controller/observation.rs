@@ -1,0 +1,169 @@
+//! A reconcile's view of the group: the object's account (its credentials' AccessKeyId, read
+//! once and kept by the observer), what the account's inventory says, and the verdict.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use kube::runtime::reflector::ObjectRef;
+
+use super::{credentials_for, Context, ReconcileError};
+use crate::cams::{Endpoint, EndpointPolicy};
+use crate::observe::compare::{picture_accepted, verdict, CompareInput, InSync, Verdict, View};
+use crate::observe::inventory::AccountKey;
+use crate::observe::observer::Observer;
+use crate::resource::ChatGroup;
+
+/// The observer of the current leadership term (set by [`super::run`]); none in unit tests
+/// that do not observe.
+pub type ChatGroupObserver = Observer<ObjectRef<ChatGroup>>;
+
+/// Where reconciles find the current term's observer.
+#[derive(Default)]
+pub struct ObserverSlot(RwLock<Option<Arc<ChatGroupObserver>>>);
+
+impl ObserverSlot {
+    /// Installs the observer of a new term (or removes it).
+    pub fn set(&self, observer: Option<Arc<ChatGroupObserver>>) {
+        if let Ok(mut slot) = self.0.write() {
+            *slot = observer;
+        }
+    }
+
+    /// The current observer, if any.
+    pub fn get(&self) -> Option<Arc<ChatGroupObserver>> {
+        self.0.read().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// What observation says about one object now.
+pub struct Observation {
+    /// The account the object maps to, when known.
+    pub key: Option<AccountKey>,
+    /// What the inventory showed.
+    pub view: View,
+    /// The verdict on it.
+    pub verdict: Verdict,
+    /// The settle window.
+    settle: std::time::Duration,
+}
+
+impl Observation {
+    /// The verdict once CAMS has accepted a write of the spec now: what the inventory shows
+    /// predates it, so a difference is "updating".
+    pub fn after_write(&mut self, obj: &ChatGroup) {
+        let now = Utc::now();
+        let mut status = obj.status.clone().unwrap_or_default();
+        status.picture = picture_accepted(&obj.spec, &status, now);
+        status.last_sync_time = Some(crate::status::rfc3339(now));
+        self.verdict = verdict(
+            &self.view,
+            &CompareInput {
+                spec: &obj.spec,
+                status: &status,
+                now,
+                settle: self.settle,
+            },
+        );
+    }
+
+    /// Whether the object waits for a scan to show a change (its own accepted write, or a
+    /// difference a second scan must confirm).
+    pub fn awaits_scan(&self) -> bool {
+        matches!(
+            self.verdict.in_sync,
+            InSync::Updating(_)
+                | InSync::Drifted {
+                    confirmed: false,
+                    ..
+                }
+        )
+    }
+}
+
+/// The account key of `obj` given the AccessKeyId that signs for it.
+fn account_key(obj: &ChatGroup, endpoint: &Endpoint, access_key_id: &str) -> AccountKey {
+    AccountKey {
+        origin: endpoint.origin(),
+        region: obj.spec.region.clone(),
+        access_key_id: access_key_id.to_string(),
+        cust_space_id: obj.spec.cust_space_id.clone(),
+        business_number: obj.spec.business_number.clone(),
+    }
+}
+
+/// Whether a key registered earlier still fits the object's spec (its AccessKeyId is
+/// re-read only when the observer forgets it, e.g. after scans are refused).
+fn still_fits(key: &AccountKey, obj: &ChatGroup, endpoints: &EndpointPolicy) -> bool {
+    let origin = endpoints
+        .resolve(obj.spec.region.as_deref())
+        .map(|e| e.origin())
+        .ok();
+    origin.as_deref() == Some(key.origin.as_str())
+        && key.region == obj.spec.region
+        && key.cust_space_id == obj.spec.cust_space_id
+        && key.business_number == obj.spec.business_number
+}
+
+/// Registers `obj` with its account (reading its credentials if not registered yet) and
+/// judges what the inventory shows.
+pub async fn observe(
+    obj: &ChatGroup,
+    namespace: &str,
+    endpoint: Option<&Endpoint>,
+    ctx: &Context,
+) -> Result<Option<Observation>, ReconcileError> {
+    let Some(observer) = ctx.observer.get() else {
+        return Ok(None);
+    };
+    let status = obj.status.clone().unwrap_or_default();
+    let input = CompareInput {
+        spec: &obj.spec,
+        status: &status,
+        now: Utc::now(),
+        settle: observer.settings().settle,
+    };
+    let settle = observer.settings().settle;
+    if !observer.enabled() {
+        return Ok(Some(Observation {
+            key: None,
+            verdict: verdict(&View::Disabled, &input),
+            view: View::Disabled,
+            settle,
+        }));
+    }
+    let member = ObjectRef::from_obj(obj);
+    let registered = observer
+        .account_of(&member)
+        .filter(|k| still_fits(k, obj, &ctx.endpoints));
+    let (key, view) = match (registered, endpoint) {
+        (Some(key), _) => {
+            let view = observer.view(&key, &obj.spec.group_id);
+            (Some(key), view)
+        }
+        (None, None) => (
+            None,
+            View::Unavailable("the object's region or endpoint is not usable".into()),
+        ),
+        (None, Some(endpoint)) => {
+            let mut version = None;
+            match credentials_for(obj, namespace, ctx, &mut version).await? {
+                Ok(credentials) => {
+                    let key = account_key(obj, endpoint, &credentials.access_key_id);
+                    observer.register(member, key.clone(), &obj.spec.group_id, credentials);
+                    let view = observer.view(&key, &obj.spec.group_id);
+                    (Some(key), view)
+                }
+                Err(e) => (
+                    None,
+                    View::Unavailable(format!("no usable credentials to list groups: {e}")),
+                ),
+            }
+        }
+    };
+    Ok(Some(Observation {
+        key,
+        verdict: verdict(&view, &input),
+        view,
+        settle,
+    }))
+}
