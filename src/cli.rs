@@ -10,9 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::cams::is_region_id;
 use crate::cams::request::SignatureVersion;
 use crate::cams::timestamp::parse_timestamp;
-use crate::cams::{CamsError, Endpoint};
+use crate::cams::{CamsError, Endpoint, RateLimit};
 use crate::controller::WatchScope;
 use crate::leader::LeaseConfig;
+use crate::observe::ObserveSettings;
 use crate::status::RetryPolicy;
 
 /// Manage WhatsApp groups on Alibaba Cloud CAMS as ChatGroup resources.
@@ -179,6 +180,32 @@ pub struct ServeArgs {
     pub shutdown_grace: Duration,
 }
 
+/// How `run` observes groups with ListChatGroup, and the rate limit of those scans.
+#[derive(Args, Debug, Clone)]
+pub struct ObserveArgs {
+    /// Time between complete ListChatGroup scans of each account (±10% jitter); 0 turns
+    /// observation off.
+    #[arg(long, env = "CAMS_OPERATOR_OBSERVE_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub observe_interval: Duration,
+    /// The shortest time between two scans of one account (scans forced by the operator's
+    /// own writes are coalesced to one per this interval).
+    #[arg(long, env = "CAMS_OPERATOR_OBSERVE_MIN_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub observe_min_interval: Duration,
+    /// After an accepted write, how long a difference is "updating" rather than drift.
+    #[arg(long, env = "CAMS_OPERATOR_SETTLE", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
+    /// Groups asked for per ListChatGroup page (1 to 1000).
+    #[arg(long, env = "CAMS_OPERATOR_OBSERVE_PAGE_SIZE", default_value_t = 100)]
+    pub observe_page_size: u32,
+    /// Client-side rate limit of ListChatGroup in calls per second, per AccessKeyId and
+    /// region, apart from the --qps of writes (0 = no limit).
+    #[arg(long, env = "CAMS_OPERATOR_LIST_QPS", default_value_t = 5.0)]
+    pub list_qps: f64,
+    /// ListChatGroup calls allowed at once above --list-qps after an idle period.
+    #[arg(long, env = "CAMS_OPERATOR_LIST_BURST", default_value_t = 10)]
+    pub list_burst: u32,
+}
+
 /// `run` settings: the CAMS connection, what to watch, retries, leader election, serving.
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -224,6 +251,9 @@ pub struct RunArgs {
     /// Metrics and health addresses, and the shutdown grace period.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Observation (ListChatGroup scans) and its rate limit.
+    #[command(flatten)]
+    pub observe: ObserveArgs,
 }
 
 /// `call` settings: one action, its parameters, the CAMS connection, and dry-run inputs.
@@ -317,6 +347,38 @@ fn invalid(flag: &'static str, reason: String) -> SettingsError {
     SettingsError::Invalid { flag, reason }
 }
 
+/// A QPS of 0 (no limit) or within [`MIN_QPS`]..=[`MAX_QPS`], and a burst of 1 or more
+/// when limited.
+fn check_rate_limit(
+    (qps_flag, qps): (&'static str, f64),
+    (burst_flag, burst): (&'static str, u32),
+) -> Result<(), SettingsError> {
+    if !qps.is_finite() || qps < 0.0 {
+        return Err(invalid(
+            qps_flag,
+            format!("{qps} must be a number from 0 (no limit) up"),
+        ));
+    }
+    if qps > 0.0 && !(MIN_QPS..=MAX_QPS).contains(&qps) {
+        return Err(invalid(
+            qps_flag,
+            format!("{qps} is outside {MIN_QPS}..={MAX_QPS} (0 turns the limit off)"),
+        ));
+    }
+    if qps > 0.0 && burst == 0 {
+        return Err(invalid(
+            burst_flag,
+            format!("0 lets no call through; use 1 or more (or {qps_flag} 0 for no limit)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The limit for `qps` and `burst`, `None` when `qps` is 0.
+fn rate_limit(qps: f64, burst: u32) -> Option<RateLimit> {
+    (qps > 0.0).then_some(RateLimit { qps, burst })
+}
+
 /// `value` must be above zero (unless `zero_ok`) and at most `max`.
 fn check_duration(
     flag: &'static str,
@@ -390,26 +452,12 @@ impl CamsArgs {
     }
 
     fn validate_rate_limit(&self) -> Result<(), SettingsError> {
-        let qps = self.qps;
-        if !qps.is_finite() || qps < 0.0 {
-            return Err(invalid(
-                "--qps",
-                format!("{qps} must be a number from 0 (no limit) up"),
-            ));
-        }
-        if qps > 0.0 && !(MIN_QPS..=MAX_QPS).contains(&qps) {
-            return Err(invalid(
-                "--qps",
-                format!("{qps} is outside {MIN_QPS}..={MAX_QPS} (0 turns the limit off)"),
-            ));
-        }
-        if qps > 0.0 && self.burst == 0 {
-            return Err(invalid(
-                "--burst",
-                "0 lets no call through; use 1 or more (or --qps 0 for no limit)".into(),
-            ));
-        }
-        Ok(())
+        check_rate_limit(("--qps", self.qps), ("--burst", self.burst))
+    }
+
+    /// The client-side limit of every action but ListChatGroup (`None`: no limit).
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        rate_limit(self.qps, self.burst)
     }
 }
 
@@ -432,7 +480,79 @@ impl RunArgs {
             true,
             MAX_DURATION,
         )?;
-        self.leader.validate()
+        self.leader.validate()?;
+        self.observe.validate()
+    }
+
+    /// How the controller observes groups: `--observe-interval 0` turns it off.
+    pub fn observe_settings(&self) -> ObserveSettings {
+        let o = &self.observe;
+        ObserveSettings {
+            interval: (!o.observe_interval.is_zero()).then_some(o.observe_interval),
+            min_interval: o.observe_min_interval,
+            settle: o.settle,
+            page_size: o.observe_page_size,
+        }
+    }
+}
+
+/// The largest `--observe-page-size`.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// `flag` holds a page size in 1..=[`MAX_PAGE_SIZE`].
+fn check_page_size(flag: &'static str, size: u32) -> Result<(), SettingsError> {
+    if size == 0 {
+        return Err(invalid(
+            flag,
+            format!("0 would list no group; use 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
+    if size > MAX_PAGE_SIZE {
+        return Err(invalid(
+            flag,
+            format!("{size} is over the maximum {MAX_PAGE_SIZE}"),
+        ));
+    }
+    Ok(())
+}
+
+impl ObserveArgs {
+    /// Durations within a day, a min interval above zero and not above the interval (when
+    /// observation is on), a page size in 1..=1000, and a sensible list rate limit.
+    fn validate(&self) -> Result<(), SettingsError> {
+        check_duration(
+            "--observe-interval",
+            self.observe_interval,
+            true,
+            MAX_DURATION,
+        )?;
+        check_duration(
+            "--observe-min-interval",
+            self.observe_min_interval,
+            false,
+            MAX_DURATION,
+        )?;
+        if !self.observe_interval.is_zero() && self.observe_min_interval > self.observe_interval {
+            return Err(invalid(
+                "--observe-min-interval",
+                format!(
+                    "{} is longer than --observe-interval {}",
+                    humantime::format_duration(self.observe_min_interval),
+                    humantime::format_duration(self.observe_interval)
+                ),
+            ));
+        }
+        check_duration("--settle", self.settle, true, MAX_DURATION)?;
+        check_page_size("--observe-page-size", self.observe_page_size)?;
+        check_rate_limit(
+            ("--list-qps", self.list_qps),
+            ("--list-burst", self.list_burst),
+        )
+    }
+
+    /// The client-side limit of ListChatGroup (`None`: no limit).
+    pub fn list_rate_limit(&self) -> Option<RateLimit> {
+        rate_limit(self.list_qps, self.list_burst)
     }
 }
 

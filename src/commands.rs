@@ -53,8 +53,11 @@ fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig>
     })
 }
 
+/// The client's options: `list_rate_limit` paces ListChatGroup, `--qps`/`--burst` every
+/// other action.
 fn client_options(
     args: &CamsArgs,
+    list_rate_limit: Option<RateLimit>,
     proxy: &ProxySettings,
     metrics: Option<Arc<Metrics>>,
 ) -> anyhow::Result<ClientOptions> {
@@ -68,11 +71,8 @@ fn client_options(
     Ok(ClientOptions {
         proxy: proxy.clone(),
         observer: metrics.map(|m| Arc::new(CamsObserver(m)) as Arc<dyn CallObserver>),
-        rate_limit: (args.qps > 0.0).then_some(RateLimit {
-            qps: args.qps,
-            burst: args.burst,
-        }),
-        list_rate_limit: None,
+        rate_limit: args.rate_limit(),
+        list_rate_limit,
         extra_ca_pem,
     })
 }
@@ -165,10 +165,13 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
     let endpoints = config.endpoints.clone();
     // Read once: the CAMS and STS connections use the same proxies for the process's life.
     let proxy = ProxySettings::from_lookup(process_env);
-    let cams = CamsClient::with_options(
-        config,
-        client_options(&args.cams, &proxy, Some(metrics.clone()))?,
+    let options = client_options(
+        &args.cams,
+        args.observe.list_rate_limit(),
+        &proxy,
+        Some(metrics.clone()),
     )?;
+    let cams = CamsClient::with_options(config, options)?;
     let operator_credentials = operator_credentials(&args.cams, &proxy)?;
     let lend = LendPolicy::from_list(&args.lend_credentials_to);
     tracing::info!(
@@ -248,18 +251,25 @@ async fn cancel_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
-/// `cams-operator call`.
-pub async fn call(args: CallArgs) -> anyhow::Result<()> {
-    args.cams.validate()?;
+/// The client and credentials of a command-line call: the controller's
+/// credentials chain and signer; ListChatGroup paced by `--qps`/`--burst` like the rest.
+async fn cli_client(args: &CamsArgs) -> anyhow::Result<(CamsClient, Credentials)> {
     let proxy = ProxySettings::from_lookup(process_env);
     let client = CamsClient::with_options(
-        client_config(&args.cams, "cli")?,
-        client_options(&args.cams, &proxy, None)?,
+        client_config(args, "cli")?,
+        client_options(args, args.rate_limit(), &proxy, None)?,
     )?;
-    let credentials = operator_credentials(&args.cams, &proxy)?
+    let credentials = operator_credentials(args, &proxy)?
         .current()
         .await?
         .context("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a credentials file")?;
+    Ok((client, credentials))
+}
+
+/// `cams-operator call`.
+pub async fn call(args: CallArgs) -> anyhow::Result<()> {
+    args.cams.validate()?;
+    let (client, credentials) = cli_client(&args.cams).await?;
     if args.dry_run {
         return print_signed(&client, &args, &credentials);
     }
