@@ -5,15 +5,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::cams::is_region_id;
 use crate::cams::request::SignatureVersion;
 use crate::cams::timestamp::parse_timestamp;
 use crate::cams::{CamsError, Endpoint, RateLimit};
 use crate::controller::WatchScope;
+use crate::export::{is_dns1123_label, is_dns1123_subdomain};
 use crate::leader::LeaseConfig;
 use crate::observe::ObserveSettings;
+use crate::resource::ManagementPolicy;
 use crate::status::RetryPolicy;
 
 /// Manage WhatsApp groups on Alibaba Cloud CAMS as ChatGroup resources.
@@ -35,6 +38,33 @@ pub enum Command {
     /// Make one CAMS call with the controller's credentials chain and signer, and print the
     /// JSON response (or, with --dry-run, the signed request).
     Call(Box<CallArgs>),
+    /// List every group of a business number with ListChatGroup and print one ChatGroup
+    /// manifest per group (a YAML stream, sorted by GroupId): how an existing estate moves
+    /// into Git.
+    Export(Box<ExportArgs>),
+}
+
+impl Cli {
+    /// Parses `argv` like [`Parser::try_parse_from`], and also records which settings were
+    /// given (on the command line or by their environment variable) rather than defaulted.
+    pub fn try_parse_args<I, T>(argv: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command().try_get_matches_from(argv)?;
+        let mut cli =
+            Self::from_arg_matches(&matches).map_err(|e| e.format(&mut Self::command()))?;
+        if let (Command::Export(args), Some(("export", sub))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            args.region_given = matches!(
+                sub.value_source("region"),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            );
+        }
+        Ok(cli)
+    }
 }
 
 /// Log output format.
@@ -278,6 +308,48 @@ pub struct CallArgs {
     pub timestamp: Option<DateTime<Utc>>,
 }
 
+/// `export` settings: the account to list, what every manifest names besides the group, and
+/// the CAMS connection (the same credentials chain as `call`).
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The CAMS Space ID (CustSpaceId) to list.
+    #[arg(long)]
+    pub cust_space_id: String,
+    /// The WhatsApp business number whose groups to list, digits only with country code.
+    #[arg(long)]
+    pub business_number: String,
+    /// metadata.namespace of every manifest (unset: none, `kubectl apply -n` decides).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// spec.credentialsSecretRef.name of every manifest: a Secret in the manifest's
+    /// namespace (unset: the operator's own credentials, where lent).
+    #[arg(long)]
+    pub secret_ref: Option<String>,
+    /// spec.managementPolicy of every manifest: Manage (the operator writes the spec to the
+    /// group) or Observe (it only reports). Observe is the safe first step.
+    #[arg(long, default_value = "Manage", value_parser = parse_management_policy)]
+    pub management_policy: ManagementPolicy,
+    /// Groups asked for per ListChatGroup page (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    pub page_size: u32,
+    /// CAMS connection settings; `--qps`/`--burst` pace the listing.
+    #[command(flatten)]
+    pub cams: CamsArgs,
+    /// Whether `--region` was given (on the command line or as `CAMS_OPERATOR_REGION`):
+    /// only then do the manifests name it in `spec.region`.
+    #[arg(skip)]
+    pub region_given: bool,
+}
+
+/// `--management-policy`: `Manage` or `Observe`, in any case.
+fn parse_management_policy(text: &str) -> Result<ManagementPolicy, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "manage" => Ok(ManagementPolicy::Manage),
+        "observe" => Ok(ManagementPolicy::Observe),
+        _ => Err("must be Manage or Observe".to_string()),
+    }
+}
+
 /// `--endpoint` and `--sts-endpoint`: `[http(s)://]host[:port]`, surrounding blanks ignored;
 /// a blank value means unset.
 fn parse_endpoint(text: &str) -> Result<Option<Endpoint>, String> {
@@ -496,7 +568,7 @@ impl RunArgs {
     }
 }
 
-/// The largest `--observe-page-size`.
+/// The largest `--observe-page-size` (and `export --page-size`).
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// `flag` holds a page size in 1..=[`MAX_PAGE_SIZE`].
@@ -514,6 +586,46 @@ fn check_page_size(flag: &'static str, size: u32) -> Result<(), SettingsError> {
         ));
     }
     Ok(())
+}
+
+impl ExportArgs {
+    /// Refuses settings that make no sense before anything is listed: the CAMS settings,
+    /// the business number and space as the CRD takes them, a namespace and Secret name
+    /// Kubernetes accepts, a page size in 1..=1000.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.cams.validate()?;
+        let number = &self.business_number;
+        if number.is_empty() || number.len() > 32 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(
+                "--business-number",
+                format!("{number:?} must be 1 to 32 digits, country code first"),
+            ));
+        }
+        let space = &self.cust_space_id;
+        if space.trim().is_empty() || space.chars().count() > 128 {
+            return Err(invalid(
+                "--cust-space-id",
+                format!("{space:?} must be 1 to 128 characters"),
+            ));
+        }
+        if let Some(ns) = self.namespace.as_deref().filter(|ns| !is_dns1123_label(ns)) {
+            return Err(invalid(
+                "--namespace",
+                format!("{ns:?} is not a namespace name (a DNS-1123 label)"),
+            ));
+        }
+        if let Some(name) = self
+            .secret_ref
+            .as_deref()
+            .filter(|n| !is_dns1123_subdomain(n))
+        {
+            return Err(invalid(
+                "--secret-ref",
+                format!("{name:?} is not a Secret name (a DNS-1123 subdomain)"),
+            ));
+        }
+        check_page_size("--page-size", self.page_size)
+    }
 }
 
 impl ObserveArgs {

@@ -355,3 +355,80 @@ fn observation_settings_that_make_no_sense_are_refused() {
         "invalid setting --list-burst: 0 lets no call through; use 1 or more (or --list-qps 0 for no limit)"
     );
 }
+
+fn export_args(flags: &[&str]) -> ExportArgs {
+    let argv = ["cams-operator", "export"].iter().chain(flags);
+    match Cli::try_parse_args(argv).unwrap().command {
+        Command::Export(args) => *args,
+        other => panic!("{other:?}"),
+    }
+}
+
+const ACCOUNT: [&str; 2] = [
+    "--cust-space-id=cams-abc",
+    "--business-number=8613800001234",
+];
+
+#[test]
+fn export_takes_the_account_and_what_the_manifests_name() {
+    let args = export_args(&ACCOUNT);
+    assert_eq!(args.validate(), Ok(()));
+    assert_eq!(args.management_policy, ManagementPolicy::Manage);
+    assert_eq!(args.page_size, 100);
+    assert!(!args.region_given, "the default region is not written");
+    assert_eq!(args.cams.region, "ap-southeast-1");
+    let args = export_args(&[
+        ACCOUNT[0],
+        ACCOUNT[1],
+        "--namespace=team-a",
+        "--secret-ref=cams.credentials",
+        "--management-policy=observe",
+        "--page-size=20",
+        "--region=cn-hangzhou",
+        "--regions=cn-hangzhou",
+        "--endpoint=http://127.0.0.1:9",
+    ]);
+    assert_eq!(args.validate(), Ok(()));
+    assert_eq!(args.management_policy, ManagementPolicy::Observe);
+    assert!(args.region_given);
+    assert_eq!(args.cams.region, "cn-hangzhou");
+    assert_eq!(args.namespace.as_deref(), Some("team-a"));
+    assert_eq!(args.secret_ref.as_deref(), Some("cams.credentials"));
+    // The account is required.
+    let err = Cli::try_parse_args(["cams-operator", "export", ACCOUNT[0]]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+    let err =
+        Cli::try_parse_args(["cams-operator", "export", "--management-policy=Delete"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValueValidation);
+    assert_eq!(
+        refused_value_line(&err).unwrap(),
+        "error: invalid value 'Delete' for '--management-policy <MANAGEMENT_POLICY>': must be Manage or Observe"
+    );
+}
+
+#[test]
+fn export_refuses_what_the_crd_or_kubernetes_would() {
+    let bad: &[(&[&str], &str)] = &[
+        (&["--business-number=+86 138"], "--business-number"),
+        (&["--business-number="], "--business-number"),
+        (&["--cust-space-id= "], "--cust-space-id"),
+        (&["--namespace=Team_A"], "--namespace"),
+        (&["--secret-ref=a..b"], "--secret-ref"),
+        (&["--page-size=0"], "--page-size"),
+        (&["--page-size=1001"], "--page-size"),
+        (&["--region=cn-hangzhou"], "--region"),
+        (&["--qps=-1"], "--qps"),
+    ];
+    for (flags, flag) in bad {
+        // A flag given here replaces the account's.
+        let name = |flag: &str| flag.split('=').next().unwrap_or_default().to_string();
+        let mut argv: Vec<&str> = ACCOUNT
+            .into_iter()
+            .filter(|a| flags.iter().all(|f| name(f) != name(a)))
+            .collect();
+        argv.extend_from_slice(flags);
+        let err = export_args(&argv).validate().unwrap_err();
+        let SettingsError::Invalid { flag: got, .. } = &err;
+        assert_eq!(got, flag, "{flags:?}: {err}");
+    }
+}

@@ -1,4 +1,4 @@
-//! The three subcommands: `run`, `crd` and `call`.
+//! The subcommands: `run`, `crd`, `call` and `export`.
 
 use std::sync::Arc;
 
@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cams::env::{home_dir, process_env};
 use crate::cams::request::Freshness;
-use crate::cams::{CallObserver, ClientOptions, ProxySettings};
+use crate::cams::{CallObserver, ClientOptions, ListChatGroup, ProxySettings};
 use crate::cams::{
     CamsClient, CamsError, ClientConfig, Credentials, EndpointPolicy, Envelope, RateLimit,
 };
-use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
+use crate::cli::{CallArgs, CamsArgs, ExportArgs, LogFormat, RunArgs};
 use crate::controller::{self, Context, WatchScope};
 use crate::credentials::rrsa::RrsaOptions;
 use crate::credentials::{discover_operator_credentials, LendPolicy, OperatorCredentials};
@@ -251,7 +251,7 @@ async fn cancel_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
-/// The client and credentials of a command-line call: the controller's
+/// The client and credentials of a command-line call (`call`, `export`): the controller's
 /// credentials chain and signer; ListChatGroup paced by `--qps`/`--burst` like the rest.
 async fn cli_client(args: &CamsArgs) -> anyhow::Result<(CamsClient, Credentials)> {
     let proxy = ProxySettings::from_lookup(process_env);
@@ -320,6 +320,30 @@ fn print_signed(
         "body": signed.body,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// `cams-operator export`: every group of the business number as a ChatGroup manifest on
+/// stdout (printed only once every page was listed), progress and warnings on stderr.
+pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    args.validate()?;
+    let (client, credentials) = cli_client(&args.cams).await?;
+    let first = ListChatGroup::first_page(
+        args.business_number.as_str(),
+        args.cust_space_id.as_str(),
+        args.page_size,
+    );
+    let region = Some(args.cams.region.clone());
+    let listing = crate::export::list_all(&client, region, &credentials, first, |line| {
+        eprintln!("{line}")
+    })
+    .await?;
+    let options = crate::export::ExportOptions::from(&args);
+    let export = crate::export::manifests(&listing.groups, &options)?;
+    for warning in listing.warnings().into_iter().chain(export.warnings) {
+        eprintln!("cams-operator: warning: {warning}");
+    }
+    print!("{}", crate::export::render(&export.objects)?);
     Ok(())
 }
 
