@@ -5,14 +5,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::cams::is_region_id;
 use crate::cams::request::SignatureVersion;
 use crate::cams::timestamp::parse_timestamp;
-use crate::cams::{CamsError, Endpoint};
+use crate::cams::{CamsError, Endpoint, RateLimit};
 use crate::controller::WatchScope;
+use crate::export::{is_dns1123_label, is_dns1123_subdomain};
 use crate::leader::LeaseConfig;
+use crate::observe::ObserveSettings;
+use crate::resource::ManagementPolicy;
 use crate::status::RetryPolicy;
 
 /// Manage WhatsApp groups on Alibaba Cloud CAMS as ChatGroup resources.
@@ -34,6 +38,33 @@ pub enum Command {
     /// Make one CAMS call with the controller's credentials chain and signer, and print the
     /// JSON response (or, with --dry-run, the signed request).
     Call(Box<CallArgs>),
+    /// List every group of a business number with ListChatGroup and print one ChatGroup
+    /// manifest per group (a YAML stream, sorted by GroupId): how an existing estate moves
+    /// into Git.
+    Export(Box<ExportArgs>),
+}
+
+impl Cli {
+    /// Parses `argv` like [`Parser::try_parse_from`], and also records which settings were
+    /// given (on the command line or by their environment variable) rather than defaulted.
+    pub fn try_parse_args<I, T>(argv: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command().try_get_matches_from(argv)?;
+        let mut cli =
+            Self::from_arg_matches(&matches).map_err(|e| e.format(&mut Self::command()))?;
+        if let (Command::Export(args), Some(("export", sub))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            args.region_given = matches!(
+                sub.value_source("region"),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            );
+        }
+        Ok(cli)
+    }
 }
 
 /// Log output format.
@@ -179,6 +210,32 @@ pub struct ServeArgs {
     pub shutdown_grace: Duration,
 }
 
+/// How `run` observes groups with ListChatGroup, and the rate limit of those scans.
+#[derive(Args, Debug, Clone)]
+pub struct ObserveArgs {
+    /// Time between complete ListChatGroup scans of each account (±10% jitter); 0 turns
+    /// observation off.
+    #[arg(long, env = "CAMS_OPERATOR_OBSERVE_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub observe_interval: Duration,
+    /// The shortest time between two scans of one account (scans forced by the operator's
+    /// own writes are coalesced to one per this interval).
+    #[arg(long, env = "CAMS_OPERATOR_OBSERVE_MIN_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub observe_min_interval: Duration,
+    /// After an accepted write, how long a difference is "updating" rather than drift.
+    #[arg(long, env = "CAMS_OPERATOR_SETTLE", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
+    /// Groups asked for per ListChatGroup page (1 to 1000).
+    #[arg(long, env = "CAMS_OPERATOR_OBSERVE_PAGE_SIZE", default_value_t = 100)]
+    pub observe_page_size: u32,
+    /// Client-side rate limit of ListChatGroup in calls per second, per AccessKeyId and
+    /// region, apart from the --qps of writes (0 = no limit).
+    #[arg(long, env = "CAMS_OPERATOR_LIST_QPS", default_value_t = 5.0)]
+    pub list_qps: f64,
+    /// ListChatGroup calls allowed at once above --list-qps after an idle period.
+    #[arg(long, env = "CAMS_OPERATOR_LIST_BURST", default_value_t = 10)]
+    pub list_burst: u32,
+}
+
 /// `run` settings: the CAMS connection, what to watch, retries, leader election, serving.
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -224,6 +281,9 @@ pub struct RunArgs {
     /// Metrics and health addresses, and the shutdown grace period.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Observation (ListChatGroup scans) and its rate limit.
+    #[command(flatten)]
+    pub observe: ObserveArgs,
 }
 
 /// `call` settings: one action, its parameters, the CAMS connection, and dry-run inputs.
@@ -246,6 +306,48 @@ pub struct CallArgs {
     /// Use this timestamp, yyyy-MM-ddTHH:mm:ssZ.
     #[arg(long, value_parser = parse_timestamp_flag)]
     pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// `export` settings: the account to list, what every manifest names besides the group, and
+/// the CAMS connection (the same credentials chain as `call`).
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The CAMS Space ID (CustSpaceId) to list.
+    #[arg(long)]
+    pub cust_space_id: String,
+    /// The WhatsApp business number whose groups to list, digits only with country code.
+    #[arg(long)]
+    pub business_number: String,
+    /// metadata.namespace of every manifest (unset: none, `kubectl apply -n` decides).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// spec.credentialsSecretRef.name of every manifest: a Secret in the manifest's
+    /// namespace (unset: the operator's own credentials, where lent).
+    #[arg(long)]
+    pub secret_ref: Option<String>,
+    /// spec.managementPolicy of every manifest: Manage (the operator writes the spec to the
+    /// group) or Observe (it only reports). Observe is the safe first step.
+    #[arg(long, default_value = "Manage", value_parser = parse_management_policy)]
+    pub management_policy: ManagementPolicy,
+    /// Groups asked for per ListChatGroup page (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    pub page_size: u32,
+    /// CAMS connection settings; `--qps`/`--burst` pace the listing.
+    #[command(flatten)]
+    pub cams: CamsArgs,
+    /// Whether `--region` was given (on the command line or as `CAMS_OPERATOR_REGION`):
+    /// only then do the manifests name it in `spec.region`.
+    #[arg(skip)]
+    pub region_given: bool,
+}
+
+/// `--management-policy`: `Manage` or `Observe`, in any case.
+fn parse_management_policy(text: &str) -> Result<ManagementPolicy, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "manage" => Ok(ManagementPolicy::Manage),
+        "observe" => Ok(ManagementPolicy::Observe),
+        _ => Err("must be Manage or Observe".to_string()),
+    }
 }
 
 /// `--endpoint` and `--sts-endpoint`: `[http(s)://]host[:port]`, surrounding blanks ignored;
@@ -315,6 +417,38 @@ pub enum SettingsError {
 
 fn invalid(flag: &'static str, reason: String) -> SettingsError {
     SettingsError::Invalid { flag, reason }
+}
+
+/// A QPS of 0 (no limit) or within [`MIN_QPS`]..=[`MAX_QPS`], and a burst of 1 or more
+/// when limited.
+fn check_rate_limit(
+    (qps_flag, qps): (&'static str, f64),
+    (burst_flag, burst): (&'static str, u32),
+) -> Result<(), SettingsError> {
+    if !qps.is_finite() || qps < 0.0 {
+        return Err(invalid(
+            qps_flag,
+            format!("{qps} must be a number from 0 (no limit) up"),
+        ));
+    }
+    if qps > 0.0 && !(MIN_QPS..=MAX_QPS).contains(&qps) {
+        return Err(invalid(
+            qps_flag,
+            format!("{qps} is outside {MIN_QPS}..={MAX_QPS} (0 turns the limit off)"),
+        ));
+    }
+    if qps > 0.0 && burst == 0 {
+        return Err(invalid(
+            burst_flag,
+            format!("0 lets no call through; use 1 or more (or {qps_flag} 0 for no limit)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The limit for `qps` and `burst`, `None` when `qps` is 0.
+fn rate_limit(qps: f64, burst: u32) -> Option<RateLimit> {
+    (qps > 0.0).then_some(RateLimit { qps, burst })
 }
 
 /// `value` must be above zero (unless `zero_ok`) and at most `max`.
@@ -390,26 +524,12 @@ impl CamsArgs {
     }
 
     fn validate_rate_limit(&self) -> Result<(), SettingsError> {
-        let qps = self.qps;
-        if !qps.is_finite() || qps < 0.0 {
-            return Err(invalid(
-                "--qps",
-                format!("{qps} must be a number from 0 (no limit) up"),
-            ));
-        }
-        if qps > 0.0 && !(MIN_QPS..=MAX_QPS).contains(&qps) {
-            return Err(invalid(
-                "--qps",
-                format!("{qps} is outside {MIN_QPS}..={MAX_QPS} (0 turns the limit off)"),
-            ));
-        }
-        if qps > 0.0 && self.burst == 0 {
-            return Err(invalid(
-                "--burst",
-                "0 lets no call through; use 1 or more (or --qps 0 for no limit)".into(),
-            ));
-        }
-        Ok(())
+        check_rate_limit(("--qps", self.qps), ("--burst", self.burst))
+    }
+
+    /// The client-side limit of every action but ListChatGroup (`None`: no limit).
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        rate_limit(self.qps, self.burst)
     }
 }
 
@@ -432,7 +552,119 @@ impl RunArgs {
             true,
             MAX_DURATION,
         )?;
-        self.leader.validate()
+        self.leader.validate()?;
+        self.observe.validate()
+    }
+
+    /// How the controller observes groups: `--observe-interval 0` turns it off.
+    pub fn observe_settings(&self) -> ObserveSettings {
+        let o = &self.observe;
+        ObserveSettings {
+            interval: (!o.observe_interval.is_zero()).then_some(o.observe_interval),
+            min_interval: o.observe_min_interval,
+            settle: o.settle,
+            page_size: o.observe_page_size,
+        }
+    }
+}
+
+/// The largest `--observe-page-size` (and `export --page-size`).
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// `flag` holds a page size in 1..=[`MAX_PAGE_SIZE`].
+fn check_page_size(flag: &'static str, size: u32) -> Result<(), SettingsError> {
+    if size == 0 {
+        return Err(invalid(
+            flag,
+            format!("0 would list no group; use 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
+    if size > MAX_PAGE_SIZE {
+        return Err(invalid(
+            flag,
+            format!("{size} is over the maximum {MAX_PAGE_SIZE}"),
+        ));
+    }
+    Ok(())
+}
+
+impl ExportArgs {
+    /// Refuses settings that make no sense before anything is listed: the CAMS settings,
+    /// the business number and space as the CRD takes them, a namespace and Secret name
+    /// Kubernetes accepts, a page size in 1..=1000.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.cams.validate()?;
+        let number = &self.business_number;
+        if number.is_empty() || number.len() > 32 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(
+                "--business-number",
+                format!("{number:?} must be 1 to 32 digits, country code first"),
+            ));
+        }
+        let space = &self.cust_space_id;
+        if space.trim().is_empty() || space.chars().count() > 128 {
+            return Err(invalid(
+                "--cust-space-id",
+                format!("{space:?} must be 1 to 128 characters"),
+            ));
+        }
+        if let Some(ns) = self.namespace.as_deref().filter(|ns| !is_dns1123_label(ns)) {
+            return Err(invalid(
+                "--namespace",
+                format!("{ns:?} is not a namespace name (a DNS-1123 label)"),
+            ));
+        }
+        if let Some(name) = self
+            .secret_ref
+            .as_deref()
+            .filter(|n| !is_dns1123_subdomain(n))
+        {
+            return Err(invalid(
+                "--secret-ref",
+                format!("{name:?} is not a Secret name (a DNS-1123 subdomain)"),
+            ));
+        }
+        check_page_size("--page-size", self.page_size)
+    }
+}
+
+impl ObserveArgs {
+    /// Durations within a day, a min interval above zero and not above the interval (when
+    /// observation is on), a page size in 1..=1000, and a sensible list rate limit.
+    fn validate(&self) -> Result<(), SettingsError> {
+        check_duration(
+            "--observe-interval",
+            self.observe_interval,
+            true,
+            MAX_DURATION,
+        )?;
+        check_duration(
+            "--observe-min-interval",
+            self.observe_min_interval,
+            false,
+            MAX_DURATION,
+        )?;
+        if !self.observe_interval.is_zero() && self.observe_min_interval > self.observe_interval {
+            return Err(invalid(
+                "--observe-min-interval",
+                format!(
+                    "{} is longer than --observe-interval {}",
+                    humantime::format_duration(self.observe_min_interval),
+                    humantime::format_duration(self.observe_interval)
+                ),
+            ));
+        }
+        check_duration("--settle", self.settle, true, MAX_DURATION)?;
+        check_page_size("--observe-page-size", self.observe_page_size)?;
+        check_rate_limit(
+            ("--list-qps", self.list_qps),
+            ("--list-burst", self.list_burst),
+        )
+    }
+
+    /// The client-side limit of ListChatGroup (`None`: no limit).
+    pub fn list_rate_limit(&self) -> Option<RateLimit> {
+        rate_limit(self.list_qps, self.list_burst)
     }
 }
 

@@ -5,6 +5,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 
 use super::*;
+use crate::cams::RateLimit;
 
 fn run_args(flags: &[&str]) -> RunArgs {
     let argv = ["cams-operator", "run"].iter().chain(flags);
@@ -275,4 +276,159 @@ fn flag_groups_feed_the_runtime_settings() {
         "default"
     );
     assert!(WatchScope::from(&run_args(&[]).watch).namespaces.is_empty());
+}
+
+#[test]
+fn observation_defaults_to_the_contract_and_zero_turns_it_off() {
+    let run = run_args(&[]);
+    assert_eq!(run.observe_settings(), ObserveSettings::default());
+    assert_eq!(
+        run.observe.list_rate_limit(),
+        Some(RateLimit {
+            qps: 5.0,
+            burst: 10
+        })
+    );
+    let run = run_args(&[
+        "--observe-interval=0",
+        "--observe-min-interval=1h",
+        "--settle=30s",
+        "--observe-page-size=1000",
+        "--list-qps=0",
+        "--list-burst=0",
+    ]);
+    assert_eq!(run.validate(), Ok(()));
+    assert_eq!(
+        run.observe_settings(),
+        ObserveSettings {
+            interval: None,
+            min_interval: Duration::from_secs(3600),
+            settle: Duration::from_secs(30),
+            page_size: 1000,
+        }
+    );
+    assert_eq!(run.observe.list_rate_limit(), None);
+    let run = run_args(&[
+        "--observe-interval=1m",
+        "--observe-min-interval=1m",
+        "--settle=0s",
+    ]);
+    assert_eq!(run.validate(), Ok(()));
+    assert_eq!(
+        run.observe_settings().interval,
+        Some(Duration::from_secs(60))
+    );
+}
+
+#[test]
+fn observation_settings_that_make_no_sense_are_refused() {
+    let bad: &[(&[&str], &str)] = &[
+        (
+            &["--observe-interval=1m", "--observe-min-interval=2m"],
+            "--observe-min-interval",
+        ),
+        (&["--observe-min-interval=0s"], "--observe-min-interval"),
+        (&["--observe-interval=25h"], "--observe-interval"),
+        (&["--settle=25h"], "--settle"),
+        (&["--observe-page-size=0"], "--observe-page-size"),
+        (&["--observe-page-size=1001"], "--observe-page-size"),
+        (&["--list-qps=-1"], "--list-qps"),
+        (&["--list-qps=100000"], "--list-qps"),
+        (&["--list-burst=0"], "--list-burst"),
+    ];
+    for (flags, flag) in bad {
+        let err = run_args(flags).validate().unwrap_err();
+        let SettingsError::Invalid { flag: got, .. } = &err;
+        assert_eq!(got, flag, "{flags:?}: {err}");
+    }
+    let message = |flags: &[&str]| run_args(flags).validate().unwrap_err().to_string();
+    assert_eq!(
+        message(&["--observe-interval=1m", "--observe-min-interval=2m"]),
+        "invalid setting --observe-min-interval: 2m is longer than --observe-interval 1m"
+    );
+    assert_eq!(
+        message(&["--observe-page-size=0"]),
+        "invalid setting --observe-page-size: 0 would list no group; use 1 to 1000"
+    );
+    assert_eq!(
+        message(&["--list-burst=0"]),
+        "invalid setting --list-burst: 0 lets no call through; use 1 or more (or --list-qps 0 for no limit)"
+    );
+}
+
+fn export_args(flags: &[&str]) -> ExportArgs {
+    let argv = ["cams-operator", "export"].iter().chain(flags);
+    match Cli::try_parse_args(argv).unwrap().command {
+        Command::Export(args) => *args,
+        other => panic!("{other:?}"),
+    }
+}
+
+const ACCOUNT: [&str; 2] = [
+    "--cust-space-id=cams-abc",
+    "--business-number=8613800001234",
+];
+
+#[test]
+fn export_takes_the_account_and_what_the_manifests_name() {
+    let args = export_args(&ACCOUNT);
+    assert_eq!(args.validate(), Ok(()));
+    assert_eq!(args.management_policy, ManagementPolicy::Manage);
+    assert_eq!(args.page_size, 100);
+    assert!(!args.region_given, "the default region is not written");
+    assert_eq!(args.cams.region, "ap-southeast-1");
+    let args = export_args(&[
+        ACCOUNT[0],
+        ACCOUNT[1],
+        "--namespace=team-a",
+        "--secret-ref=cams.credentials",
+        "--management-policy=observe",
+        "--page-size=20",
+        "--region=cn-hangzhou",
+        "--regions=cn-hangzhou",
+        "--endpoint=http://127.0.0.1:9",
+    ]);
+    assert_eq!(args.validate(), Ok(()));
+    assert_eq!(args.management_policy, ManagementPolicy::Observe);
+    assert!(args.region_given);
+    assert_eq!(args.cams.region, "cn-hangzhou");
+    assert_eq!(args.namespace.as_deref(), Some("team-a"));
+    assert_eq!(args.secret_ref.as_deref(), Some("cams.credentials"));
+    // The account is required.
+    let err = Cli::try_parse_args(["cams-operator", "export", ACCOUNT[0]]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+    let err =
+        Cli::try_parse_args(["cams-operator", "export", "--management-policy=Delete"]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ValueValidation);
+    assert_eq!(
+        refused_value_line(&err).unwrap(),
+        "error: invalid value 'Delete' for '--management-policy <MANAGEMENT_POLICY>': must be Manage or Observe"
+    );
+}
+
+#[test]
+fn export_refuses_what_the_crd_or_kubernetes_would() {
+    let bad: &[(&[&str], &str)] = &[
+        (&["--business-number=+86 138"], "--business-number"),
+        (&["--business-number="], "--business-number"),
+        (&["--cust-space-id= "], "--cust-space-id"),
+        (&["--namespace=Team_A"], "--namespace"),
+        (&["--secret-ref=a..b"], "--secret-ref"),
+        (&["--page-size=0"], "--page-size"),
+        (&["--page-size=1001"], "--page-size"),
+        (&["--region=cn-hangzhou"], "--region"),
+        (&["--qps=-1"], "--qps"),
+    ];
+    for (flags, flag) in bad {
+        // A flag given here replaces the account's.
+        let name = |flag: &str| flag.split('=').next().unwrap_or_default().to_string();
+        let mut argv: Vec<&str> = ACCOUNT
+            .into_iter()
+            .filter(|a| flags.iter().all(|f| name(f) != name(a)))
+            .collect();
+        argv.extend_from_slice(flags);
+        let err = export_args(&argv).validate().unwrap_err();
+        let SettingsError::Invalid { flag: got, .. } = &err;
+        assert_eq!(got, flag, "{flags:?}: {err}");
+    }
 }

@@ -1,4 +1,4 @@
-//! The three subcommands: `run`, `crd` and `call`.
+//! The subcommands: `run`, `crd`, `call` and `export`.
 
 use std::sync::Arc;
 
@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cams::env::{home_dir, process_env};
 use crate::cams::request::Freshness;
-use crate::cams::{CallObserver, ClientOptions, ProxySettings};
+use crate::cams::{CallObserver, ClientOptions, ListChatGroup, ProxySettings};
 use crate::cams::{
     CamsClient, CamsError, ClientConfig, Credentials, EndpointPolicy, Envelope, RateLimit,
 };
-use crate::cli::{CallArgs, CamsArgs, LogFormat, RunArgs};
+use crate::cli::{CallArgs, CamsArgs, ExportArgs, LogFormat, RunArgs};
 use crate::controller::{self, Context, WatchScope};
 use crate::credentials::rrsa::RrsaOptions;
 use crate::credentials::{discover_operator_credentials, LendPolicy, OperatorCredentials};
@@ -53,8 +53,11 @@ fn client_config(args: &CamsArgs, replica: &str) -> anyhow::Result<ClientConfig>
     })
 }
 
+/// The client's options: `list_rate_limit` paces ListChatGroup, `--qps`/`--burst` every
+/// other action.
 fn client_options(
     args: &CamsArgs,
+    list_rate_limit: Option<RateLimit>,
     proxy: &ProxySettings,
     metrics: Option<Arc<Metrics>>,
 ) -> anyhow::Result<ClientOptions> {
@@ -68,11 +71,8 @@ fn client_options(
     Ok(ClientOptions {
         proxy: proxy.clone(),
         observer: metrics.map(|m| Arc::new(CamsObserver(m)) as Arc<dyn CallObserver>),
-        rate_limit: (args.qps > 0.0).then_some(RateLimit {
-            qps: args.qps,
-            burst: args.burst,
-        }),
-        list_rate_limit: None,
+        rate_limit: args.rate_limit(),
+        list_rate_limit,
         extra_ca_pem,
     })
 }
@@ -165,10 +165,14 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
     let endpoints = config.endpoints.clone();
     // Read once: the CAMS and STS connections use the same proxies for the process's life.
     let proxy = ProxySettings::from_lookup(process_env);
-    let cams: Arc<dyn crate::cams::ChatGroupApi> = Arc::new(CamsClient::with_options(
-        config,
-        client_options(&args.cams, &proxy, Some(metrics.clone()))?,
-    )?);
+    let options = client_options(
+        &args.cams,
+        args.observe.list_rate_limit(),
+        &proxy,
+        Some(metrics.clone()),
+    )?;
+    let cams: Arc<dyn crate::cams::ChatGroupApi> =
+        Arc::new(CamsClient::with_options(config, options)?);
     let operator_credentials = operator_credentials(&args.cams, &proxy)?;
     let lend = LendPolicy::from_list(&args.lend_credentials_to);
     tracing::info!(
@@ -183,7 +187,7 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
     Ok(Context {
         client,
         lister: Arc::new(crate::observe::lister::CamsLister::new(cams.clone())),
-        observe: crate::observe::ObserveSettings::default(),
+        observe: args.observe_settings(),
         observer: Default::default(),
         cams,
         endpoints,
@@ -251,18 +255,25 @@ async fn cancel_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
-/// `cams-operator call`.
-pub async fn call(args: CallArgs) -> anyhow::Result<()> {
-    args.cams.validate()?;
+/// The client and credentials of a command-line call (`call`, `export`): the controller's
+/// credentials chain and signer; ListChatGroup paced by `--qps`/`--burst` like the rest.
+async fn cli_client(args: &CamsArgs) -> anyhow::Result<(CamsClient, Credentials)> {
     let proxy = ProxySettings::from_lookup(process_env);
     let client = CamsClient::with_options(
-        client_config(&args.cams, "cli")?,
-        client_options(&args.cams, &proxy, None)?,
+        client_config(args, "cli")?,
+        client_options(args, args.rate_limit(), &proxy, None)?,
     )?;
-    let credentials = operator_credentials(&args.cams, &proxy)?
+    let credentials = operator_credentials(args, &proxy)?
         .current()
         .await?
         .context("no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a credentials file")?;
+    Ok((client, credentials))
+}
+
+/// `cams-operator call`.
+pub async fn call(args: CallArgs) -> anyhow::Result<()> {
+    args.cams.validate()?;
+    let (client, credentials) = cli_client(&args.cams).await?;
     if args.dry_run {
         return print_signed(&client, &args, &credentials);
     }
@@ -313,6 +324,30 @@ fn print_signed(
         "body": signed.body,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// `cams-operator export`: every group of the business number as a ChatGroup manifest on
+/// stdout (printed only once every page was listed), progress and warnings on stderr.
+pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    args.validate()?;
+    let (client, credentials) = cli_client(&args.cams).await?;
+    let first = ListChatGroup::first_page(
+        args.business_number.as_str(),
+        args.cust_space_id.as_str(),
+        args.page_size,
+    );
+    let region = Some(args.cams.region.clone());
+    let listing = crate::export::list_all(&client, region, &credentials, first, |line| {
+        eprintln!("{line}")
+    })
+    .await?;
+    let options = crate::export::ExportOptions::from(&args);
+    let export = crate::export::manifests(&listing.groups, &options)?;
+    for warning in listing.warnings().into_iter().chain(export.warnings) {
+        eprintln!("cams-operator: warning: {warning}");
+    }
+    print!("{}", crate::export::render(&export.objects)?);
     Ok(())
 }
 

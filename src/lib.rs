@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod controller;
 pub mod credentials;
+pub mod export;
 pub mod fixtures;
 pub mod leader;
 pub mod metrics;

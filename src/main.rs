@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use cams_operator::cli::{refused_value_line, Cli, Command};
 use cams_operator::commands;
 
@@ -12,7 +10,7 @@ use cams_operator::commands;
 // (`make bench`, unthrottled converge). Nothing in it blocks a thread.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(error) => {
             match refused_value_line(&error) {
@@ -28,6 +26,7 @@ async fn main() -> ExitCode {
         Command::Run(args) => commands::run(*args).await,
         Command::Crd => commands::crd_yaml().map(|yaml| print!("{yaml}")),
         Command::Call(args) => commands::call(*args).await,
+        Command::Export(args) => commands::export(*args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,6 +42,22 @@ fn nonsense_settings_exit_non_zero_with_one_line() {
             &["call", "ListChatGroup", "--region=cn-hangzhou", "--dry-run"],
             "invalid setting --region: \"cn-hangzhou\"",
         ),
+        (
+            &["run", "--observe-interval=1m", "--observe-min-interval=5m"],
+            "invalid setting --observe-min-interval: 5m is longer than --observe-interval 1m",
+        ),
+        (
+            &["run", "--observe-page-size=0"],
+            "invalid setting --observe-page-size: 0 would list no group",
+        ),
+        (
+            &[
+                "export",
+                "--cust-space-id=cams-abc",
+                "--business-number=+86 138",
+            ],
+            "invalid setting --business-number: \"+86 138\"",
+        ),
     ];
     for (args, expected) in cases {
         let (code, stderr) = operator(args);
@@ -68,6 +84,23 @@ fn settings_come_from_the_environment_too() {
     assert_eq!(
         stderr.trim_end(),
         "cams-operator: invalid setting --region: \"ap-southeast-1\" is not in --regions (cn-hangzhou,cn-shanghai); add it there"
+    );
+}
+
+#[test]
+fn observation_settings_come_from_the_environment_too() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cams-operator"))
+        .args(["run"])
+        .env_clear()
+        .env("CAMS_OPERATOR_OBSERVE_INTERVAL", "30s")
+        .env("CAMS_OPERATOR_OBSERVE_MIN_INTERVAL", "1m")
+        .output()
+        .expect("running cams-operator");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "cams-operator: invalid setting --observe-min-interval: 1m is longer than --observe-interval 30s"
     );
 }
 
