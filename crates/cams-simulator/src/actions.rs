@@ -977,3 +977,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "actions_realism_tests.rs"]
+mod realism_tests;

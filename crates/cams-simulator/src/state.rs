@@ -700,4 +700,119 @@ mod tests {
         assert!(s.take_token("a", now).is_ok());
         assert!(s.take_token("a", now).is_err());
     }
+
+    #[test]
+    fn action_buckets_are_per_tenant_and_action_and_replace_the_tenant_qps() {
+        use crate::realism::{ActionQps, RealismConfig};
+        let mut s = State::new(Duration::from_secs(900), 10);
+        s.default_realism.action_qps.insert(
+            "ListChatGroup".into(),
+            ActionQps {
+                qps: 1.0,
+                burst: Some(2.0),
+            },
+        );
+        s.default_faults.qps = Some(crate::faults::QpsLimit {
+            rate: 1.0,
+            burst: Some(1.0),
+        });
+        let now = Instant::now();
+        for _ in 0..2 {
+            assert_eq!(s.take_action_token("a", "ListChatGroup", now), Some(Ok(())));
+        }
+        let wait = s.take_action_token("a", "ListChatGroup", now);
+        assert!(
+            matches!(wait, Some(Err(w)) if w == Duration::from_secs(1)),
+            "{wait:?}"
+        );
+        // Tenant b has its own bucket for the same action.
+        assert_eq!(s.take_action_token("b", "ListChatGroup", now), Some(Ok(())));
+        // Another action has no entry: the tenant-wide qps applies (the caller's job).
+        assert_eq!(s.take_action_token("a", "UpdateChatGroup", now), None);
+        assert!(s.take_token("a", now).is_ok());
+        assert!(s.take_token("a", now).is_err());
+        // A tenant with knobs of its own and no entry: no action bucket.
+        s.tenant_realism
+            .insert("c".into(), RealismConfig::default());
+        assert_eq!(s.take_action_token("c", "ListChatGroup", now), None);
+        // A second later one token is back.
+        let later = now + Duration::from_secs(1);
+        assert_eq!(
+            s.take_action_token("a", "ListChatGroup", later),
+            Some(Ok(()))
+        );
+        assert!(s
+            .take_action_token("a", "ListChatGroup", later)
+            .unwrap()
+            .is_err());
+    }
+
+    fn pending(subject: &str, apply_at_ms: i64) -> PendingUpdate {
+        PendingUpdate {
+            subject: Some(subject.into()),
+            description: None,
+            profile_picture_file: None,
+            apply_at_ms,
+            status_after: "ACTIVE".into(),
+        }
+    }
+
+    #[test]
+    fn an_edit_applies_a_pending_update_first_and_moves_gmt_modifier() {
+        let mut g = Group::from_seed(GroupSeed::new("cs", "86", "G").with_subject("Old"), 100);
+        g.group_status = "UPDATING".into();
+        g.pending_update = Some(pending("Pending", 5000));
+        // Not due yet.
+        assert!(!g.settle(4999));
+        assert_eq!(g.subject.as_deref(), Some("Old"));
+        // An edit at 200 applies the pending update at once, then the edit on top.
+        g.edit(
+            GroupEdit::default()
+                .with_description("From WhatsApp")
+                .with_status("SUSPENDED"),
+            200,
+        );
+        assert!(g.pending_update.is_none());
+        assert_eq!(g.subject.as_deref(), Some("Pending"));
+        assert_eq!(g.description.as_deref(), Some("From WhatsApp"));
+        assert_eq!(g.group_status, "SUSPENDED");
+        assert_eq!(g.gmt_modifier, 201, "applied at 200, edited 1 ms later");
+        // Changes in the same millisecond still move GmtModifier forward.
+        g.edit(GroupEdit::default().with_subject("Again"), 200);
+        assert_eq!(g.gmt_modifier, 202);
+        g.edit(GroupEdit::default().with_status("ACTIVE"), 9000);
+        assert_eq!((g.group_status.as_str(), g.gmt_modifier), ("ACTIVE", 9000));
+    }
+
+    #[test]
+    fn a_due_update_applies_at_its_due_time() {
+        let mut g = Group::from_seed(GroupSeed::new("cs", "86", "G"), 100);
+        g.pending_update = Some(pending("Due", 300));
+        assert!(g.settle(10_000));
+        assert_eq!(
+            (
+                g.subject.as_deref(),
+                g.gmt_modifier,
+                g.group_status.as_str()
+            ),
+            (Some("Due"), 300, "ACTIVE")
+        );
+        assert!(!g.settle(20_000));
+        assert!(!g.flush(20_000));
+    }
+
+    #[test]
+    fn groups_are_numbered_in_creation_order() {
+        let mut s = State::new(Duration::from_secs(900), 10);
+        let a = s.seed_group(GroupSeed::new("cs", "86", "B"), 1);
+        let b = s.seed_group(GroupSeed::new("cs", "86", "A"), 1);
+        assert!(a.created_seq < b.created_seq);
+        // Replacing a group makes it the newest.
+        let again = s.seed_group(GroupSeed::new("cs", "86", "B"), 1);
+        assert!(again.created_seq > b.created_seq);
+        let edit: GroupEdit = serde_json::from_str(r#"{"groupStatus":"SUSPENDED"}"#).unwrap();
+        assert_eq!(edit, GroupEdit::default().with_status("SUSPENDED"));
+        assert!(serde_json::from_str::<GroupEdit>(r#"{"status":"SUSPENDED"}"#).is_err());
+        assert!(GroupEdit::default().is_empty());
+    }
 }
