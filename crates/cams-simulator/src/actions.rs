@@ -1,9 +1,11 @@
-//! The eight CAMS group actions over the in-memory state, with CAMS's validation codes.
+//! The eight CAMS group actions over the in-memory state, with CAMS's validation codes and
+//! the tenant's realism knobs (`crate::realism`).
 
 use serde_json::{json, Map, Value};
 
 use crate::envelope::ApiError;
-use crate::state::{new_group_id, new_unique_code, Group, Groups, State};
+use crate::realism::{picture_copy_url, ListOrder, UpdateField};
+use crate::state::{new_group_id, new_unique_code, Group, PendingUpdate, State};
 use crate::util::random_alnum;
 
 /// The actions the simulator implements.
@@ -22,7 +24,8 @@ pub const ACTIONS: [&str; 8] = [
 pub const MAX_SUBJECT_CHARS: usize = 128;
 /// Description limit (characters).
 pub const MAX_DESCRIPTION_CHARS: usize = 2048;
-/// Largest accepted page size.
+/// Largest accepted page size of ListChatGroupParticipants (ListChatGroup's is the realism
+/// knob `maxPageSize`, 100 by default).
 pub const MAX_PAGE_SIZE: u64 = 100;
 
 /// The valid `GroupStatus` values.
@@ -57,7 +60,8 @@ impl<'a> Params<'a> {
     }
 }
 
-/// Runs one action; returns the fields to put beside the envelope.
+/// Runs one action at `now_ms` (milliseconds since the epoch: the time updates are stamped
+/// with and pending updates are due against); returns the fields to put beside the envelope.
 pub fn dispatch(
     action: &str,
     p: Params<'_>,
@@ -67,11 +71,11 @@ pub fn dispatch(
     match action {
         "UpdateChatGroup" => update_chat_group(p, state, now_ms),
         "AddChatGroup" => add_chat_group(p, state, now_ms),
-        "ListChatGroup" => list_chat_group(p, state),
+        "ListChatGroup" => list_chat_group(p, state, now_ms),
         "DeleteChatGroup" => delete_chat_group(p, state),
         "AddChatGroupInviteLink" => add_invite_link(p, state, now_ms),
         "DeleteChatGroupInviteLink" => delete_invite_link(p, state, now_ms),
-        "ListChatGroupParticipants" => list_participants(p, state),
+        "ListChatGroupParticipants" => list_participants(p, state, now_ms),
         "DeleteChatGroupParticipants" => delete_participants(p, state, now_ms),
         _ => Err(unknown_action()),
     }
@@ -118,20 +122,19 @@ fn group_not_exist(r: &GroupRef<'_>) -> ApiError {
     )
 }
 
-fn find<'s>(state: &'s State, r: &GroupRef<'_>) -> Result<&'s Group, ApiError> {
-    state
-        .tenants
-        .get(r.cust_space_id)
-        .and_then(|groups| groups.get(&(r.business_number.to_string(), r.group_id.to_string())))
-        .ok_or_else(|| group_not_exist(r))
-}
-
-fn find_mut<'s>(state: &'s mut State, r: &GroupRef<'_>) -> Result<&'s mut Group, ApiError> {
-    state
+/// The group, with a pending update applied when it is due at `now_ms`.
+fn find_mut<'s>(
+    state: &'s mut State,
+    r: &GroupRef<'_>,
+    now_ms: i64,
+) -> Result<&'s mut Group, ApiError> {
+    let group = state
         .tenants
         .get_mut(r.cust_space_id)
         .and_then(|groups| groups.get_mut(&(r.business_number.to_string(), r.group_id.to_string())))
-        .ok_or_else(|| group_not_exist(r))
+        .ok_or_else(|| group_not_exist(r))?;
+    group.settle(now_ms);
+    Ok(group)
 }
 
 fn check_channel_type(p: Params<'_>) -> Result<(), ApiError> {
@@ -217,17 +220,50 @@ fn update_chat_group(
     if let Some(url) = picture {
         check_picture(url)?;
     }
-    let group = find_mut(state, &r)?;
-    if let Some(s) = subject {
-        group.subject = Some(s.to_string());
+    // The group must exist before the call counts against `neverApply`.
+    find_mut(state, &r, now_ms)?;
+    let sent: Vec<UpdateField> = [
+        (UpdateField::Subject, subject),
+        (UpdateField::Description, description),
+        (UpdateField::ProfilePictureFile, picture),
+    ]
+    .into_iter()
+    .filter_map(|(f, v)| v.map(|_| f))
+    .collect();
+    let realism = state.realism_for_mut(r.cust_space_id);
+    let withheld = realism.withhold(&sent);
+    let (delay_ms, picture_copy) = (realism.update_delay_ms, realism.picture_copy);
+    let kept =
+        |f: UpdateField, v: Option<&str>| v.filter(|_| !withheld.contains(&f)).map(str::to_string);
+    let mut update = PendingUpdate {
+        subject: kept(UpdateField::Subject, subject),
+        description: kept(UpdateField::Description, description),
+        profile_picture_file: kept(UpdateField::ProfilePictureFile, picture).map(|url| {
+            if picture_copy {
+                picture_copy_url(r.cust_space_id, &url)
+            } else {
+                url
+            }
+        }),
+        apply_at_ms: now_ms,
+        status_after: String::new(),
+    };
+    let group = find_mut(state, &r, now_ms)?;
+    // A pending update is applied before this one is layered on.
+    group.flush(now_ms);
+    update.status_after = group.group_status.clone();
+    if delay_ms == 0 {
+        // When Meta accepted and then failed every setting sent, the group is untouched.
+        let all_withheld = update.is_empty() && !withheld.is_empty();
+        if !all_withheld {
+            group.apply(update);
+        }
+    } else {
+        update.apply_at_ms = now_ms.saturating_add(i64::try_from(delay_ms).unwrap_or(i64::MAX));
+        group.group_status = "UPDATING".into();
+        group.touch(now_ms);
+        group.pending_update = Some(update);
     }
-    if let Some(d) = description {
-        group.description = Some(d.to_string());
-    }
-    if let Some(url) = picture {
-        group.profile_picture_file = Some(url.to_string());
-    }
-    group.gmt_modifier = now_ms;
     Ok(fields([("Result", json!(1))]))
 }
 
@@ -247,6 +283,7 @@ fn add_chat_group(
     if let Some(d) = description {
         check_description(d)?;
     }
+    let created_seq = state.next_created_seq();
     let groups = state.tenants.entry(cust_space_id.to_string()).or_default();
     let mut group_id = new_group_id();
     while groups.contains_key(&(business_number.to_string(), group_id.clone())) {
@@ -269,13 +306,15 @@ fn add_chat_group(
         unique_code: unique_code.clone(),
         gmt_create: now_ms,
         gmt_modifier: now_ms,
+        created_seq,
+        pending_update: None,
     };
     groups.insert((business_number.to_string(), group_id), group);
     Ok(fields([("UniqueCode", json!(unique_code))]))
 }
 
-/// Parses `Page` (`{"Index":1,"Size":20}`); `None` when absent.
-fn page(p: Params<'_>, required: bool) -> Result<Option<(u64, u64)>, ApiError> {
+/// Parses `Page` (`{"Index":1,"Size":20}`, Size at most `max_size`); `None` when absent.
+fn page(p: Params<'_>, required: bool, max_size: u64) -> Result<Option<(u64, u64)>, ApiError> {
     let raw = match p.get("Page") {
         Some(v) if !v.trim().is_empty() => v,
         _ if required => return Err(ApiError::missing("Page")),
@@ -285,7 +324,7 @@ fn page(p: Params<'_>, required: bool) -> Result<Option<(u64, u64)>, ApiError> {
         ApiError::invalid(
             "PageInvalid",
             format!(
-                "Page {raw:?} is not valid: {why}; expected {{\"Index\":1,\"Size\":20}} with Index >= 1 and 1 <= Size <= {MAX_PAGE_SIZE}."
+                "Page {raw:?} is not valid: {why}; expected {{\"Index\":1,\"Size\":20}} with Index >= 1 and 1 <= Size <= {max_size}."
             ),
         )
     };
@@ -308,8 +347,13 @@ fn page(p: Params<'_>, required: bool) -> Result<Option<(u64, u64)>, ApiError> {
     if index < 1 {
         return Err(invalid("Index starts at 1"));
     }
-    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+    if size < 1 {
         return Err(invalid("Size is out of range"));
+    }
+    if size > max_size {
+        return Err(invalid(&format!(
+            "Size {size} is larger than the largest page size, {max_size}"
+        )));
     }
     Ok(Some((index, size)))
 }
@@ -322,40 +366,50 @@ fn page_slice<T>(items: impl Iterator<Item = T>, index: u64, size: u64) -> Vec<T
         .collect()
 }
 
+/// The documented fields of a ListChatGroup row, every one present (`null` when unset).
+pub const LIST_FIELDS: [&str; 12] = [
+    "BusinessNumber",
+    "BusinessRole",
+    "Description",
+    "GmtModifier",
+    "GroupId",
+    "GroupLink",
+    "GroupStatus",
+    "GroupType",
+    "InviteLink",
+    "ProfilePictureFile",
+    "Subject",
+    "TotalParticipantCount",
+];
+
 fn list_item(g: &Group) -> Value {
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Value| {
-        m.insert(k.to_string(), v);
-    };
-    put("BusinessNumber", json!(g.business_number));
-    put("BusinessRole", json!(g.business_role));
-    put("GmtModifier", json!(g.gmt_modifier));
-    put("GroupId", json!(g.group_id));
-    put("GroupStatus", json!(g.group_status));
-    put("GroupType", json!(g.group_type));
-    put("TotalParticipantCount", json!(g.participants.len()));
-    for (k, v) in [
-        ("Description", &g.description),
-        ("GroupLink", &g.group_link),
-        ("InviteLink", &g.invite_link),
-        ("ProfilePictureFile", &g.profile_picture_file),
-        ("Subject", &g.subject),
-    ] {
-        if let Some(v) = v {
-            put(k, json!(v));
-        }
-    }
-    Value::Object(m)
+    json!({
+        "BusinessNumber": g.business_number,
+        "BusinessRole": g.business_role,
+        "Description": g.description,
+        "GmtModifier": g.gmt_modifier,
+        "GroupId": g.group_id,
+        "GroupLink": g.group_link,
+        "GroupStatus": g.group_status,
+        "GroupType": g.group_type,
+        "InviteLink": g.invite_link,
+        "ProfilePictureFile": g.profile_picture_file,
+        "Subject": g.subject,
+        "TotalParticipantCount": g.participants.len(),
+    })
 }
 
-fn groups_of<'s>(state: &'s State, cust_space_id: &str) -> Option<&'s Groups> {
-    state.tenants.get(cust_space_id)
-}
-
-fn list_chat_group(p: Params<'_>, state: &mut State) -> Result<Map<String, Value>, ApiError> {
+fn list_chat_group(
+    p: Params<'_>,
+    state: &mut State,
+    now_ms: i64,
+) -> Result<Map<String, Value>, ApiError> {
     let business_number = p.required("BusinessNumber")?;
     let cust_space_id = p.required("CustSpaceId")?;
-    let (index, size) = page(p, true)?.unwrap_or((1, 20));
+    let realism = state.realism_for(cust_space_id);
+    let (subject_filter, list_order) = (realism.subject_filter, realism.list_order);
+    let max_size = u64::from(realism.max_page_size);
+    let (index, size) = page(p, true, max_size)?.unwrap_or((1, 20));
     check_channel_type(p)?;
     let nonempty = |name: &str| p.get(name).filter(|v| !v.is_empty());
     let status = nonempty("GroupStatus");
@@ -375,28 +429,39 @@ fn list_chat_group(p: Params<'_>, state: &mut State) -> Result<Map<String, Value
     let group_link = nonempty("GroupLink");
     let matches = |g: &&Group| {
         status.is_none_or(|s| g.group_status == s)
-            && subject.is_none_or(|s| g.subject.as_deref().is_some_and(|gs| gs.contains(s)))
+            && subject.is_none_or(|s| {
+                g.subject
+                    .as_deref()
+                    .is_some_and(|gs| subject_filter.matches(gs, s))
+            })
             && group_type.is_none_or(|t| g.group_type == t)
             && group_link.is_none_or(|l| g.group_link.as_deref() == Some(l))
     };
-    let (total, list) = match groups_of(state, cust_space_id) {
-        None => (0, Vec::new()),
-        Some(groups) => {
-            let of_number = || {
-                groups
-                    .range((business_number.to_string(), String::new())..)
-                    .take_while(|((bn, _), _)| bn == business_number)
-                    .map(|(_, g)| g)
-                    .filter(matches)
-            };
-            let total = of_number().count();
-            let list: Vec<Value> = page_slice(of_number(), index, size)
-                .into_iter()
-                .map(list_item)
-                .collect();
-            (total, list)
-        }
+    let Some(groups) = state.tenants.get_mut(cust_space_id) else {
+        return Ok(fields([("Data", json!({ "Total": 0, "List": [] }))]));
     };
+    let first = (business_number.to_string(), String::new());
+    for (_, g) in groups
+        .range_mut(first.clone()..)
+        .take_while(|((bn, _), _)| bn == business_number)
+    {
+        g.settle(now_ms);
+    }
+    let mut rows: Vec<&Group> = groups
+        .range(first..)
+        .take_while(|((bn, _), _)| bn == business_number)
+        .map(|(_, g)| g)
+        .filter(matches)
+        .collect();
+    match list_order {
+        ListOrder::Created => rows.sort_unstable_by_key(|g| g.created_seq),
+        ListOrder::NewestFirst => rows.sort_unstable_by_key(|g| std::cmp::Reverse(g.created_seq)),
+    }
+    let total = rows.len();
+    let list: Vec<Value> = page_slice(rows.into_iter(), index, size)
+        .into_iter()
+        .map(list_item)
+        .collect();
     Ok(fields([("Data", json!({ "Total": total, "List": list }))]))
 }
 
@@ -418,10 +483,10 @@ fn add_invite_link(
     now_ms: i64,
 ) -> Result<Map<String, Value>, ApiError> {
     let r = group_ref(p)?;
-    let group = find_mut(state, &r)?;
+    let group = find_mut(state, &r, now_ms)?;
     let link = format!("https://chat.whatsapp.com/{}", random_alnum(22));
     group.invite_link = Some(link.clone());
-    group.gmt_modifier = now_ms;
+    group.touch(now_ms);
     Ok(fields([("InviteLink", json!(link))]))
 }
 
@@ -431,16 +496,20 @@ fn delete_invite_link(
     now_ms: i64,
 ) -> Result<Map<String, Value>, ApiError> {
     let r = group_ref(p)?;
-    let group = find_mut(state, &r)?;
+    let group = find_mut(state, &r, now_ms)?;
     let had = group.invite_link.take().is_some();
-    group.gmt_modifier = now_ms;
+    group.touch(now_ms);
     Ok(fields([("Result", json!(i32::from(had)))]))
 }
 
-fn list_participants(p: Params<'_>, state: &mut State) -> Result<Map<String, Value>, ApiError> {
+fn list_participants(
+    p: Params<'_>,
+    state: &mut State,
+    now_ms: i64,
+) -> Result<Map<String, Value>, ApiError> {
     let r = group_ref(p)?;
-    let (index, size) = page(p, false)?.unwrap_or((1, 20));
-    let group = find(state, &r)?;
+    let (index, size) = page(p, false, MAX_PAGE_SIZE)?.unwrap_or((1, 20));
+    let group = find_mut(state, &r, now_ms)?;
     let list: Vec<Value> = page_slice(group.participants.iter(), index, size)
         .into_iter()
         .map(|n| json!({ "ParticipantNumber": n }))
@@ -479,12 +548,12 @@ fn delete_participants(
         };
         numbers.push(number);
     }
-    let group = find_mut(state, &r)?;
+    let group = find_mut(state, &r, now_ms)?;
     let before = group.participants.len();
     group.participants.retain(|n| !numbers.contains(n));
     let removed = before - group.participants.len();
     if removed > 0 {
-        group.gmt_modifier = now_ms;
+        group.touch(now_ms);
     }
     Ok(fields([("Result", json!(removed))]))
 }
@@ -908,3 +977,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "actions_realism_tests.rs"]
+mod realism_tests;

@@ -17,28 +17,32 @@ use serde::Serialize;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
+use crate::actions::{ACTIONS, GROUP_STATUSES};
 use crate::api::{
     AccessKeyInfo, AccessKeyList, AccessKeyRevoked, AccessKeySet, AdminErrorBody, CallPage,
     CallsCleared, FaultSettings, FaultsRemoved, FaultsReset, GroupList, GroupsAdded, GroupsDeleted,
-    Health, Seeded, StsExpired, StsView, DEFAULT_CALLS_LIMIT,
+    Health, RealismRemoved, RealismReset, RealismSettings, Seeded, StsExpired, StsView,
+    DEFAULT_CALLS_LIMIT,
 };
 use crate::app::App;
 use crate::faults::FaultConfig;
 use crate::http::{json_response, HttpResponse};
+use crate::realism::RealismConfig;
 use crate::seed::{apply_seed, Seed};
 use crate::sign::percent_decode;
-use crate::state::{AccessKeySpec, Group, GroupSeed, StsConfig};
+use crate::state::{AccessKeySpec, Group, GroupEdit, GroupSeed, StsConfig};
 use crate::sts;
 use crate::util::decode_form;
 
 /// The first path segments of the admin API: a request under one of them with no route is a
 /// wrong method (405), anything else is an unknown path (404).
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "healthz",
     "seed",
     "access-keys",
     "groups",
     "faults",
+    "realism",
     "sts",
     "calls",
 ];
@@ -56,12 +60,26 @@ pub fn router(app: Arc<App>) -> Router {
             "/admin/groups",
             get(list_groups).post(add_groups).delete(delete_groups),
         )
-        .route("/admin/groups/{cs}/{bn}/{gid}", get(get_group))
+        .route(
+            "/admin/groups/{cs}/{bn}/{gid}",
+            get(get_group).patch(edit_group),
+        )
         .route("/admin/faults", get(get_faults).delete(reset_faults))
         .route("/admin/faults/default", put(put_default_faults))
         .route(
             "/admin/faults/tenants/{tenant}",
             put(put_tenant_faults).delete(remove_tenant_faults),
+        )
+        .route("/admin/realism", get(get_realism).delete(reset_realism))
+        .route(
+            "/admin/realism/default",
+            get(get_default_realism).put(put_default_realism),
+        )
+        .route(
+            "/admin/realism/tenants/{tenant}",
+            get(get_tenant_realism)
+                .put(put_tenant_realism)
+                .delete(remove_tenant_realism),
         )
         .route("/admin/sts", get(get_sts).put(put_sts))
         .route("/admin/sts/expire", post(expire_sts))
@@ -294,40 +312,91 @@ async fn revoke_key(
 
 // ---- groups ---------------------------------------------------------------------------------
 
+/// Milliseconds since the epoch, the clock pending updates are due against.
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
 async fn list_groups(State(app): Shared, query: RawQuery) -> Answer<GroupList> {
     let query = query_map(query);
-    let state = app.lock();
-    let mut tenants: Vec<&String> = match query.get("custSpaceId") {
-        Some(t) => state.tenants.keys().filter(|k| *k == t).collect(),
-        None => state.tenants.keys().collect(),
-    };
-    tenants.sort();
-    let groups: Vec<Group> = tenants
-        .into_iter()
-        .flat_map(|t| state.tenants[t].values().cloned())
+    let mut state = app.lock();
+    let now = now_ms();
+    let mut tenants: Vec<(&String, &mut crate::state::Groups)> = state
+        .tenants
+        .iter_mut()
+        .filter(|(k, _)| query.get("custSpaceId").is_none_or(|t| *k == t))
         .collect();
+    tenants.sort_by(|a, b| a.0.cmp(b.0));
+    let mut groups = Vec::new();
+    for (_, of_tenant) in tenants {
+        for g in of_tenant.values_mut() {
+            g.settle(now);
+            groups.push(g.clone());
+        }
+    }
     Answer(GroupList {
         count: groups.len(),
         groups,
     })
 }
 
-async fn get_group(
-    State(app): Shared,
-    AdminPath((cs, bn, gid)): AdminPath<(String, String, String)>,
-) -> AdminResult<Group> {
-    let state = app.lock();
-    match state
+/// The group at the path, with a due pending update applied, or a 404.
+fn stored_group<'s>(
+    state: &'s mut crate::state::State,
+    (cs, bn, gid): &(String, String, String),
+) -> Result<&'s mut Group, AdminError> {
+    let group = state
         .tenants
-        .get(&cs)
-        .and_then(|g| g.get(&(bn.clone(), gid.clone())))
-    {
-        Some(g) => Ok(Answer(g.clone())),
-        None => Err(AdminError {
+        .get_mut(cs)
+        .and_then(|g| g.get_mut(&(bn.clone(), gid.clone())))
+        .ok_or_else(|| AdminError {
             status: 404,
             message: format!("no group {cs}/{bn}/{gid}"),
-        }),
+        })?;
+    group.settle(now_ms());
+    Ok(group)
+}
+
+async fn get_group(
+    State(app): Shared,
+    AdminPath(path): AdminPath<(String, String, String)>,
+) -> AdminResult<Group> {
+    let mut state = app.lock();
+    Ok(Answer(stored_group(&mut state, &path)?.clone()))
+}
+
+/// An out-of-band edit: the group changes at once, as if changed in WhatsApp or by Meta.
+async fn edit_group(
+    State(app): Shared,
+    AdminPath(path): AdminPath<(String, String, String)>,
+    body: Bytes,
+) -> AdminResult<Group> {
+    let edit: GroupEdit = parse(&body)?;
+    if edit.is_empty() {
+        return Err(bad(
+            "the edit changes nothing: give at least one of subject, description, profilePictureFile, groupStatus",
+        ));
     }
+    if let Some(status) = edit.group_status.as_deref() {
+        if !GROUP_STATUSES.contains(&status) {
+            return Err(bad(format!(
+                "groupStatus {status:?} is not one of {}",
+                GROUP_STATUSES.join(", ")
+            )));
+        }
+    }
+    let mut state = app.lock();
+    let group = stored_group(&mut state, &path)?;
+    group.edit(edit, now_ms());
+    let (cs, bn, gid) = &path;
+    tracing::info!(
+        cust_space_id = cs,
+        business_number = bn,
+        group_id = gid,
+        status = group.group_status,
+        "group edited out of band"
+    );
+    Ok(Answer(group.clone()))
 }
 
 /// The groups of a `POST /admin/groups` body: one group, an array, or `{"groups":[…]}`.
@@ -437,6 +506,86 @@ async fn reset_faults(State(app): Shared) -> Answer<FaultsReset> {
     state.tenant_faults.clear();
     state.buckets.clear();
     Answer(FaultsReset { reset: true })
+}
+
+// ---- realism --------------------------------------------------------------------------------
+
+fn parse_realism(body: &Bytes) -> Result<RealismConfig, AdminError> {
+    let realism: RealismConfig = parse(body)?;
+    realism.validate(&ACTIONS).map_err(bad)?;
+    Ok(realism)
+}
+
+async fn get_realism(State(app): Shared) -> Answer<RealismSettings> {
+    let state = app.lock();
+    Answer(RealismSettings {
+        default: state.default_realism.clone(),
+        tenants: state
+            .tenant_realism
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    })
+}
+
+async fn get_default_realism(State(app): Shared) -> Answer<RealismConfig> {
+    Answer(app.lock().default_realism.clone())
+}
+
+async fn put_default_realism(State(app): Shared, body: Bytes) -> AdminResult<RealismConfig> {
+    let realism = parse_realism(&body)?;
+    let mut state = app.lock();
+    state.default_realism = realism.clone();
+    let own: Vec<String> = state.tenant_realism.keys().cloned().collect();
+    state
+        .action_buckets
+        .retain(|(tenant, _), _| own.contains(tenant));
+    tracing::info!(?realism, "default realism settings changed");
+    Ok(Answer(realism))
+}
+
+async fn get_tenant_realism(
+    State(app): Shared,
+    AdminPath(tenant): AdminPath<String>,
+) -> AdminResult<RealismConfig> {
+    match app.lock().tenant_realism.get(&tenant) {
+        Some(realism) => Ok(Answer(realism.clone())),
+        None => Err(AdminError {
+            status: 404,
+            message: format!("tenant {tenant} has no realism settings of its own"),
+        }),
+    }
+}
+
+async fn put_tenant_realism(
+    State(app): Shared,
+    AdminPath(tenant): AdminPath<String>,
+    body: Bytes,
+) -> AdminResult<RealismConfig> {
+    let realism = parse_realism(&body)?;
+    let mut state = app.lock();
+    state.tenant_realism.insert(tenant.clone(), realism.clone());
+    state.action_buckets.retain(|(t, _), _| *t != tenant);
+    tracing::info!(tenant, ?realism, "tenant realism settings changed");
+    Ok(Answer(realism))
+}
+
+async fn remove_tenant_realism(
+    State(app): Shared,
+    AdminPath(tenant): AdminPath<String>,
+) -> Answer<RealismRemoved> {
+    let mut state = app.lock();
+    let removed = state.tenant_realism.remove(&tenant).is_some();
+    state.action_buckets.retain(|(t, _), _| *t != tenant);
+    Answer(RealismRemoved { removed })
+}
+
+async fn reset_realism(State(app): Shared) -> Answer<RealismReset> {
+    let mut state = app.lock();
+    state.default_realism = RealismConfig::default();
+    state.tenant_realism.clear();
+    state.action_buckets.clear();
+    Answer(RealismReset { reset: true })
 }
 
 // ---- STS ------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! The admin API's answers, as the server writes them and the typed client (the `client`
 //! feature) reads them. Request bodies are the state's own types (`Seed`, `AccessKeySpec`,
-//! `GroupSeed`, `FaultConfig`, `StsConfig`). README.md lists the routes.
+//! `GroupSeed`, `GroupEdit`, `FaultConfig`, `RealismConfig`, `StsConfig`). README.md lists the
+//! routes.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calllog::CallEntry;
 use crate::faults::FaultConfig;
+use crate::realism::RealismConfig;
 use crate::state::Group;
 
 /// Default and largest number of call-log entries one `GET /admin/calls` returns.
@@ -145,6 +147,32 @@ pub struct FaultsRemoved {
 #[serde(rename_all = "camelCase")]
 pub struct FaultsReset {
     /// Always true: no fault is set anywhere now.
+    pub reset: bool,
+}
+
+/// `GET /admin/realism`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RealismSettings {
+    /// The knobs of tenants without their own.
+    pub default: RealismConfig,
+    /// Tenants' own knobs (each replaces the default entirely).
+    pub tenants: BTreeMap<String, RealismConfig>,
+}
+
+/// `DELETE /admin/realism/tenants/{custSpaceId}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RealismRemoved {
+    /// Whether the tenant had knobs of its own.
+    pub removed: bool,
+}
+
+/// `DELETE /admin/realism`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RealismReset {
+    /// Always true: every tenant has the default knobs, and the default is the plain one.
     pub reset: bool,
 }
 

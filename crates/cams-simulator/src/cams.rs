@@ -235,12 +235,20 @@ fn process(
     let claim = authenticate(app, call.incoming, clock, seen)?;
     let action = route(call.incoming, call.action, claim.scheme)?;
     let mut state = app.lock();
-    if let Err(wait) = state.take_token(call.tenant, Instant::now()) {
+    let now = Instant::now();
+    // An action with a bucket of its own (realism `actionQps`) is limited by it alone.
+    let throttled = match state.take_action_token(call.tenant, action, now) {
+        Some(taken) => taken.map_err(|wait| {
+            let message = format!("Request was denied due to api flow control of {action}.");
+            (ApiError::new("Throttling.Api", message), wait)
+        }),
+        None => state.take_token(call.tenant, now).map_err(|wait| {
+            let message = "Request was denied due to user flow control.";
+            (ApiError::new("Throttling.User", message), wait)
+        }),
+    };
+    if let Err((mut error, wait)) = throttled {
         seen.fault = Some(Fault::Throttle);
-        let mut error = ApiError::new(
-            "Throttling.User",
-            "Request was denied due to user flow control.",
-        );
         error.retry_after_secs = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
         return Err(error);
     }

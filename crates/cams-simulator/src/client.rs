@@ -11,13 +11,15 @@ use serde::Serialize;
 use crate::api::{
     AccessKeyList, AccessKeyRevoked, AccessKeySet, AdminErrorBody, CallPage, CallsCleared,
     FaultSettings, FaultsRemoved, FaultsReset, GroupList, GroupsAdded, GroupsDeleted, Health,
-    Seeded, StsExpired, StsView, DEFAULT_CALLS_LIMIT,
+    RealismRemoved, RealismReset, RealismSettings, Seeded, StsExpired, StsView,
+    DEFAULT_CALLS_LIMIT,
 };
 use crate::calllog::CallEntry;
 use crate::faults::FaultConfig;
+use crate::realism::RealismConfig;
 use crate::seed::Seed;
 use crate::sign::percent_encode;
-use crate::state::{AccessKeySpec, Group, GroupSeed, StsConfig};
+use crate::state::{AccessKeySpec, Group, GroupEdit, GroupSeed, StsConfig};
 
 /// Why an admin call failed.
 #[derive(Debug, thiserror::Error)]
@@ -265,17 +267,27 @@ impl SimulatorClient {
         business_number: &str,
         group_id: &str,
     ) -> Result<Option<Group>, ClientError> {
-        let path = format!(
-            "groups/{}/{}/{}",
-            percent_encode(cust_space_id),
-            percent_encode(business_number),
-            percent_encode(group_id)
-        );
+        let path = group_path(cust_space_id, business_number, group_id);
         match self.get(&path).await {
             Ok(group) => Ok(Some(group)),
             Err(ClientError::Status { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `PATCH /admin/groups/{custSpaceId}/{businessNumber}/{groupId}`: an out-of-band edit
+    /// (the group changed in WhatsApp, or Meta changed its status); returns the group as
+    /// stored now. Not a CAMS call: it is not in the call log. An unknown group is a
+    /// [`ClientError::Status`] with 404.
+    pub async fn edit_group(
+        &self,
+        cust_space_id: &str,
+        business_number: &str,
+        group_id: &str,
+        edit: &GroupEdit,
+    ) -> Result<Group, ClientError> {
+        let path = group_path(cust_space_id, business_number, group_id);
+        self.call(Method::PATCH, &path, Some(edit)).await
     }
 
     /// `DELETE /admin/groups[?custSpaceId=T]`: removes one tenant's groups, or all; returns
@@ -324,6 +336,45 @@ impl SimulatorClient {
     /// `DELETE /admin/faults`: no fault anywhere.
     pub async fn reset_faults(&self) -> Result<(), ClientError> {
         let _: FaultsReset = self.delete("faults").await?;
+        Ok(())
+    }
+
+    /// `GET /admin/realism`: the default realism knobs and every tenant's own.
+    pub async fn realism(&self) -> Result<RealismSettings, ClientError> {
+        self.get("realism").await
+    }
+
+    /// `PUT /admin/realism/default`: replaces the default knobs; returns them as stored.
+    pub async fn set_default_realism(
+        &self,
+        realism: &RealismConfig,
+    ) -> Result<RealismConfig, ClientError> {
+        self.call(Method::PUT, "realism/default", Some(realism))
+            .await
+    }
+
+    /// `PUT /admin/realism/tenants/{custSpaceId}`: replaces the tenant's knobs (the tenant
+    /// no longer follows the default); returns them as stored.
+    pub async fn set_tenant_realism(
+        &self,
+        cust_space_id: &str,
+        realism: &RealismConfig,
+    ) -> Result<RealismConfig, ClientError> {
+        let path = format!("realism/tenants/{}", percent_encode(cust_space_id));
+        self.call(Method::PUT, &path, Some(realism)).await
+    }
+
+    /// `DELETE /admin/realism/tenants/{custSpaceId}`: the tenant falls back to the default;
+    /// whether it had knobs of its own.
+    pub async fn remove_tenant_realism(&self, cust_space_id: &str) -> Result<bool, ClientError> {
+        let path = format!("realism/tenants/{}", percent_encode(cust_space_id));
+        let removed: RealismRemoved = self.delete(&path).await?;
+        Ok(removed.removed)
+    }
+
+    /// `DELETE /admin/realism`: every tenant back to the plain default knobs.
+    pub async fn reset_realism(&self) -> Result<(), ClientError> {
+        let _: RealismReset = self.delete("realism").await?;
         Ok(())
     }
 
@@ -377,4 +428,14 @@ impl SimulatorClient {
     pub async fn clear_calls(&self) -> Result<CallsCleared, ClientError> {
         self.delete("calls").await
     }
+}
+
+/// The admin path of one group.
+fn group_path(cust_space_id: &str, business_number: &str, group_id: &str) -> String {
+    format!(
+        "groups/{}/{}/{}",
+        percent_encode(cust_space_id),
+        percent_encode(business_number),
+        percent_encode(group_id)
+    )
 }

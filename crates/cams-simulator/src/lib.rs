@@ -8,9 +8,9 @@
 //! feature it also offers `SimulatorClient`, a typed client of the
 //! admin API for test harnesses.
 //!
-//! Modules, leaves first: `http` (responses), `calllog`, `state`, `app`, then the endpoints
-//! `auth` + `cams` (the CAMS gateway), `sts`, `admin`, and `router` (CAMS or STS) under
-//! `server` (the accept loop).
+//! Modules, leaves first: `http` (responses), `calllog`, `faults` and `realism` (the knobs),
+//! `state`, `app`, then the endpoints `auth` + `actions` + `cams` (the CAMS gateway), `sts`,
+//! `admin`, and `router` (CAMS or STS) under `server` (the accept loop).
 
 pub mod actions;
 pub mod admin;
@@ -22,6 +22,7 @@ pub mod cams;
 pub mod envelope;
 pub mod faults;
 pub mod http;
+pub mod realism;
 pub mod request;
 pub mod router;
 pub mod seed;
@@ -37,9 +38,13 @@ pub mod client;
 pub use app::App;
 pub use calllog::{CallEntry, Fault, SignatureScheme};
 pub use faults::{FaultConfig, HangFault, QpsLimit};
+pub use realism::{ActionQps, ListOrder, NeverApply, RealismConfig, SubjectFilter, UpdateField};
 pub use seed::{apply_seed, Seed, SeedError};
 pub use server::serve;
-pub use state::{AccessKeySpec, Group, GroupSeed, SecurityToken, State, StsConfig, TokenSpec};
+pub use state::{
+    AccessKeySpec, Group, GroupEdit, GroupSeed, PendingUpdate, SecurityToken, State, StsConfig,
+    TokenSpec,
+};
 
 #[cfg(feature = "client")]
 pub use client::{CallQuery, ClientError, SimulatorClient};

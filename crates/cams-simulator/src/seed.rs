@@ -4,8 +4,10 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use crate::actions::ACTIONS;
 use crate::api::Seeded;
 use crate::faults::FaultConfig;
+use crate::realism::RealismConfig;
 use crate::state::{AccessKeySpec, GroupSeed, State, StsConfig};
 
 /// The seed file's shape (also the body of `POST /admin/seed`); every part is optional.
@@ -24,6 +26,9 @@ pub struct Seed {
     /// The STS settings (`AssumeRoleWithOIDC`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sts: Option<StsConfig>,
+    /// The default realism knobs (replacing the current default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realism: Option<RealismConfig>,
 }
 
 /// Why a seed was refused (nothing of it was applied).
@@ -44,6 +49,9 @@ pub enum SeedError {
     /// Invalid STS settings.
     #[error("sts: {0}")]
     Sts(String),
+    /// Invalid realism knobs.
+    #[error("realism: {0}")]
+    Realism(String),
 }
 
 /// Checks a group to add: tenant and business number present, no empty id.
@@ -72,6 +80,9 @@ fn check(seed: &Seed) -> Result<(), SeedError> {
     if let Some(sts) = &seed.sts {
         sts.validate().map_err(SeedError::Sts)?;
     }
+    if let Some(realism) = &seed.realism {
+        realism.validate(&ACTIONS).map_err(SeedError::Realism)?;
+    }
     Ok(())
 }
 
@@ -97,6 +108,13 @@ pub fn apply_seed(state: &mut State, seed: Seed) -> Result<Seeded, SeedError> {
     }
     if let Some(sts) = seed.sts {
         state.sts = sts;
+    }
+    if let Some(realism) = seed.realism {
+        state.default_realism = realism;
+        let own = &state.tenant_realism;
+        state
+            .action_buckets
+            .retain(|(tenant, _), _| own.contains_key(tenant));
     }
     Ok(out)
 }

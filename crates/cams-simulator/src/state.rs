@@ -1,5 +1,5 @@
-//! The simulator's in-memory state: access keys, groups per tenant, fault knobs, token
-//! buckets, seen nonces and the call log. One `Mutex<State>` guards all of it; every
+//! The simulator's in-memory state: access keys, groups per tenant, fault and realism knobs,
+//! token buckets, seen nonces and the call log. One `Mutex<State>` guards all of it; every
 //! operation on it is O(1) or O(log n) per CAMS call.
 
 use std::collections::hash_map::RandomState;
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calllog::CallLog;
 use crate::faults::{FaultConfig, TokenBucket};
+use crate::realism::RealismConfig;
 use crate::util;
 
 /// One STS security token accepted for an access key.
@@ -246,7 +247,8 @@ pub struct Group {
     pub subject: Option<String>,
     /// The group's description.
     pub description: Option<String>,
-    /// The profile picture URL, as sent.
+    /// The profile picture URL as listed: the URL sent, or its CAMS copy when the tenant's
+    /// realism setting has `pictureCopy`.
     pub profile_picture_file: Option<String>,
     /// ACTIVE, INACTIVE, SUSPENDED, CREATING, DELETING or UPDATING.
     pub group_status: String,
@@ -264,8 +266,100 @@ pub struct Group {
     pub unique_code: String,
     /// Creation time, milliseconds since the epoch.
     pub gmt_create: i64,
-    /// Time of the last change, milliseconds since the epoch.
+    /// Time of the last change, milliseconds since the epoch; every change moves it forward
+    /// (by at least 1 ms).
     pub gmt_modifier: i64,
+    /// The group's place in creation order over the whole simulator (ListChatGroup's
+    /// `created` order); set by the state when the group is created or seeded.
+    #[serde(default)]
+    pub created_seq: u64,
+    /// An accepted UpdateChatGroup not applied yet (realism `updateDelayMs`): the group is
+    /// `UPDATING` until `applyAtMs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_update: Option<PendingUpdate>,
+}
+
+/// An accepted update of a group's fields: applied at once, or at `apply_at_ms` while the
+/// group shows `UPDATING` (realism `updateDelayMs`). Fields withheld by `neverApply` are not
+/// in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingUpdate {
+    /// The new subject, when sent (and not withheld).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The new description, when sent (and not withheld).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The new picture as it will be listed (the URL sent or its CAMS copy), when sent (and
+    /// not withheld).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_picture_file: Option<String>,
+    /// When it applies, milliseconds since the epoch.
+    pub apply_at_ms: i64,
+    /// The status the group has again once it applies (its status before the update).
+    pub status_after: String,
+}
+
+impl PendingUpdate {
+    /// Whether it changes no field.
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none() && self.description.is_none() && self.profile_picture_file.is_none()
+    }
+}
+
+/// An out-of-band edit (`PATCH /admin/groups/{custSpaceId}/{businessNumber}/{groupId}`): the
+/// group changed in WhatsApp itself, or Meta changed its status. Only the fields given
+/// change; at least one is required.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupEdit {
+    /// The new subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The new description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The new picture URL, stored as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_picture_file: Option<String>,
+    /// The new status: ACTIVE, INACTIVE, SUSPENDED, CREATING, DELETING or UPDATING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_status: Option<String>,
+}
+
+impl GroupEdit {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none()
+            && self.description.is_none()
+            && self.profile_picture_file.is_none()
+            && self.group_status.is_none()
+    }
+
+    /// The same edit setting the subject.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// The same edit setting the description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// The same edit setting the picture URL.
+    pub fn with_profile_picture_file(mut self, url: impl Into<String>) -> Self {
+        self.profile_picture_file = Some(url.into());
+        self
+    }
+
+    /// The same edit setting the status (e.g. `SUSPENDED`).
+    pub fn with_status(mut self, status: impl Into<String>) -> Self {
+        self.group_status = Some(status.into());
+        self
+    }
 }
 
 impl Group {
@@ -287,7 +381,68 @@ impl Group {
             unique_code: new_unique_code(),
             gmt_create: now_ms,
             gmt_modifier: now_ms,
+            created_seq: 0,
+            pending_update: None,
         }
+    }
+
+    /// Records a change at `at_ms`: GmtModifier moves to `at_ms`, and at least 1 ms forward.
+    pub fn touch(&mut self, at_ms: i64) {
+        self.gmt_modifier = at_ms.max(self.gmt_modifier.saturating_add(1));
+    }
+
+    /// Applies `update` now: its fields, its status, and GmtModifier at its `apply_at_ms`.
+    pub fn apply(&mut self, update: PendingUpdate) {
+        if let Some(s) = update.subject {
+            self.subject = Some(s);
+        }
+        if let Some(d) = update.description {
+            self.description = Some(d);
+        }
+        if let Some(p) = update.profile_picture_file {
+            self.profile_picture_file = Some(p);
+        }
+        self.group_status = update.status_after;
+        self.touch(update.apply_at_ms);
+    }
+
+    /// Applies the pending update if it is due at `now_ms` (the lazy half of
+    /// `updateDelayMs`); whether one was applied.
+    pub fn settle(&mut self, now_ms: i64) -> bool {
+        match &self.pending_update {
+            Some(p) if p.apply_at_ms <= now_ms => self.flush(now_ms),
+            _ => false,
+        }
+    }
+
+    /// Applies the pending update at once, due or not (before another update or an
+    /// out-of-band edit is layered on); whether there was one. GmtModifier moves to its due
+    /// time, or to `now_ms` if that is earlier.
+    pub fn flush(&mut self, now_ms: i64) -> bool {
+        let Some(mut update) = self.pending_update.take() else {
+            return false;
+        };
+        update.apply_at_ms = update.apply_at_ms.min(now_ms);
+        self.apply(update);
+        true
+    }
+
+    /// Applies an out-of-band edit at `now_ms` (a pending update is applied first).
+    pub fn edit(&mut self, edit: GroupEdit, now_ms: i64) {
+        self.flush(now_ms);
+        if let Some(s) = edit.subject {
+            self.subject = Some(s);
+        }
+        if let Some(d) = edit.description {
+            self.description = Some(d);
+        }
+        if let Some(p) = edit.profile_picture_file {
+            self.profile_picture_file = Some(p);
+        }
+        if let Some(status) = edit.group_status {
+            self.group_status = status;
+        }
+        self.touch(now_ms);
     }
 }
 
@@ -370,6 +525,14 @@ pub struct State {
     pub tenant_faults: HashMap<String, FaultConfig>,
     /// Token buckets by tenant.
     pub buckets: HashMap<String, TokenBucket>,
+    /// Realism knobs for tenants without their own.
+    pub default_realism: RealismConfig,
+    /// Per-tenant realism knobs (replace the default entirely).
+    pub tenant_realism: HashMap<String, RealismConfig>,
+    /// Per-action token buckets (realism `actionQps`) by (tenant, action).
+    pub action_buckets: HashMap<(String, String), TokenBucket>,
+    /// Groups created or seeded so far (the last `created_seq` handed out).
+    pub groups_created: u64,
     /// Seen nonces.
     pub nonces: NonceCache,
     /// The call log.
@@ -389,6 +552,10 @@ impl State {
             default_faults: FaultConfig::default(),
             tenant_faults: HashMap::new(),
             buckets: HashMap::new(),
+            default_realism: RealismConfig::default(),
+            tenant_realism: HashMap::new(),
+            action_buckets: HashMap::new(),
+            groups_created: 0,
             nonces: NonceCache::new(nonce_window),
             calls: CallLog::new(call_log_capacity),
             sts: StsConfig::default(),
@@ -407,9 +574,16 @@ impl State {
         self.keys.insert(id, key).is_some()
     }
 
+    /// The next `created_seq`, for a group being created or seeded.
+    pub fn next_created_seq(&mut self) -> u64 {
+        self.groups_created += 1;
+        self.groups_created
+    }
+
     /// Adds or replaces a group; returns the stored copy.
     pub fn seed_group(&mut self, seed: GroupSeed, now_ms: i64) -> Group {
-        let group = Group::from_seed(seed, now_ms);
+        let mut group = Group::from_seed(seed, now_ms);
+        group.created_seq = self.next_created_seq();
         self.tenants
             .entry(group.cust_space_id.clone())
             .or_default()
@@ -425,6 +599,43 @@ impl State {
         self.tenant_faults
             .get(tenant)
             .unwrap_or(&self.default_faults)
+    }
+
+    /// The realism knobs in force for a tenant.
+    pub fn realism_for(&self, tenant: &str) -> &RealismConfig {
+        self.tenant_realism
+            .get(tenant)
+            .unwrap_or(&self.default_realism)
+    }
+
+    /// The realism knobs in force for a tenant, to change (a `neverApply` count): the
+    /// tenant's own, else the default.
+    pub fn realism_for_mut(&mut self, tenant: &str) -> &mut RealismConfig {
+        match self.tenant_realism.get_mut(tenant) {
+            Some(own) => own,
+            None => &mut self.default_realism,
+        }
+    }
+
+    /// Takes a token from the tenant's bucket for `action` when the tenant's realism knobs
+    /// have one (`actionQps`); `None` when they do not (the tenant-wide `qps` applies then).
+    pub fn take_action_token(
+        &mut self,
+        tenant: &str,
+        action: &str,
+        now: Instant,
+    ) -> Option<Result<(), Duration>> {
+        let limit = self.realism_for(tenant).action_qps.get(action)?.limit();
+        let key = (tenant.to_string(), action.to_string());
+        if let Some(bucket) = self.action_buckets.get_mut(&key) {
+            if *bucket.limit() == limit {
+                return Some(bucket.try_take(now));
+            }
+        }
+        let mut bucket = TokenBucket::new(limit, now);
+        let result = bucket.try_take(now);
+        self.action_buckets.insert(key, bucket);
+        Some(result)
     }
 
     /// Takes a token from the tenant's bucket (when a QPS limit is in force).
@@ -488,5 +699,120 @@ mod tests {
         assert!(s.take_token("a", now).is_ok());
         assert!(s.take_token("a", now).is_ok());
         assert!(s.take_token("a", now).is_err());
+    }
+
+    #[test]
+    fn action_buckets_are_per_tenant_and_action_and_replace_the_tenant_qps() {
+        use crate::realism::{ActionQps, RealismConfig};
+        let mut s = State::new(Duration::from_secs(900), 10);
+        s.default_realism.action_qps.insert(
+            "ListChatGroup".into(),
+            ActionQps {
+                qps: 1.0,
+                burst: Some(2.0),
+            },
+        );
+        s.default_faults.qps = Some(crate::faults::QpsLimit {
+            rate: 1.0,
+            burst: Some(1.0),
+        });
+        let now = Instant::now();
+        for _ in 0..2 {
+            assert_eq!(s.take_action_token("a", "ListChatGroup", now), Some(Ok(())));
+        }
+        let wait = s.take_action_token("a", "ListChatGroup", now);
+        assert!(
+            matches!(wait, Some(Err(w)) if w == Duration::from_secs(1)),
+            "{wait:?}"
+        );
+        // Tenant b has its own bucket for the same action.
+        assert_eq!(s.take_action_token("b", "ListChatGroup", now), Some(Ok(())));
+        // Another action has no entry: the tenant-wide qps applies (the caller's job).
+        assert_eq!(s.take_action_token("a", "UpdateChatGroup", now), None);
+        assert!(s.take_token("a", now).is_ok());
+        assert!(s.take_token("a", now).is_err());
+        // A tenant with knobs of its own and no entry: no action bucket.
+        s.tenant_realism
+            .insert("c".into(), RealismConfig::default());
+        assert_eq!(s.take_action_token("c", "ListChatGroup", now), None);
+        // A second later one token is back.
+        let later = now + Duration::from_secs(1);
+        assert_eq!(
+            s.take_action_token("a", "ListChatGroup", later),
+            Some(Ok(()))
+        );
+        assert!(s
+            .take_action_token("a", "ListChatGroup", later)
+            .unwrap()
+            .is_err());
+    }
+
+    fn pending(subject: &str, apply_at_ms: i64) -> PendingUpdate {
+        PendingUpdate {
+            subject: Some(subject.into()),
+            description: None,
+            profile_picture_file: None,
+            apply_at_ms,
+            status_after: "ACTIVE".into(),
+        }
+    }
+
+    #[test]
+    fn an_edit_applies_a_pending_update_first_and_moves_gmt_modifier() {
+        let mut g = Group::from_seed(GroupSeed::new("cs", "86", "G").with_subject("Old"), 100);
+        g.group_status = "UPDATING".into();
+        g.pending_update = Some(pending("Pending", 5000));
+        // Not due yet.
+        assert!(!g.settle(4999));
+        assert_eq!(g.subject.as_deref(), Some("Old"));
+        // An edit at 200 applies the pending update at once, then the edit on top.
+        g.edit(
+            GroupEdit::default()
+                .with_description("From WhatsApp")
+                .with_status("SUSPENDED"),
+            200,
+        );
+        assert!(g.pending_update.is_none());
+        assert_eq!(g.subject.as_deref(), Some("Pending"));
+        assert_eq!(g.description.as_deref(), Some("From WhatsApp"));
+        assert_eq!(g.group_status, "SUSPENDED");
+        assert_eq!(g.gmt_modifier, 201, "applied at 200, edited 1 ms later");
+        // Changes in the same millisecond still move GmtModifier forward.
+        g.edit(GroupEdit::default().with_subject("Again"), 200);
+        assert_eq!(g.gmt_modifier, 202);
+        g.edit(GroupEdit::default().with_status("ACTIVE"), 9000);
+        assert_eq!((g.group_status.as_str(), g.gmt_modifier), ("ACTIVE", 9000));
+    }
+
+    #[test]
+    fn a_due_update_applies_at_its_due_time() {
+        let mut g = Group::from_seed(GroupSeed::new("cs", "86", "G"), 100);
+        g.pending_update = Some(pending("Due", 300));
+        assert!(g.settle(10_000));
+        assert_eq!(
+            (
+                g.subject.as_deref(),
+                g.gmt_modifier,
+                g.group_status.as_str()
+            ),
+            (Some("Due"), 300, "ACTIVE")
+        );
+        assert!(!g.settle(20_000));
+        assert!(!g.flush(20_000));
+    }
+
+    #[test]
+    fn groups_are_numbered_in_creation_order() {
+        let mut s = State::new(Duration::from_secs(900), 10);
+        let a = s.seed_group(GroupSeed::new("cs", "86", "B"), 1);
+        let b = s.seed_group(GroupSeed::new("cs", "86", "A"), 1);
+        assert!(a.created_seq < b.created_seq);
+        // Replacing a group makes it the newest.
+        let again = s.seed_group(GroupSeed::new("cs", "86", "B"), 1);
+        assert!(again.created_seq > b.created_seq);
+        let edit: GroupEdit = serde_json::from_str(r#"{"groupStatus":"SUSPENDED"}"#).unwrap();
+        assert_eq!(edit, GroupEdit::default().with_status("SUSPENDED"));
+        assert!(serde_json::from_str::<GroupEdit>(r#"{"status":"SUSPENDED"}"#).is_err());
+        assert!(GroupEdit::default().is_empty());
     }
 }

@@ -8,8 +8,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use cams_simulator::{
-    serve, AccessKeySpec, App, CallQuery, ClientError, FaultConfig, GroupSeed, HangFault, QpsLimit,
-    Seed, SignatureScheme, SimulatorClient, State, StsConfig,
+    serve, AccessKeySpec, ActionQps, App, CallQuery, ClientError, FaultConfig, GroupEdit,
+    GroupSeed, HangFault, ListOrder, NeverApply, QpsLimit, RealismConfig, Seed, SignatureScheme,
+    SimulatorClient, State, StsConfig, SubjectFilter, UpdateField,
 };
 
 async fn start() -> (SimulatorClient, watch::Sender<bool>) {
@@ -157,4 +158,94 @@ async fn faults_sts_and_the_call_log() {
     assert_eq!(paged.len(), 1);
     let cleared = sim.clear_calls().await.unwrap();
     assert_eq!((cleared.cleared, cleared.last_seq), (1, mark + 1));
+}
+
+#[tokio::test]
+async fn realism_settings_round_trip() {
+    let (sim, _stop) = start().await;
+    let plain = sim.realism().await.unwrap();
+    assert_eq!(plain.default, RealismConfig::default());
+    assert!(plain.tenants.is_empty());
+    let knobs = RealismConfig {
+        update_delay_ms: 250,
+        never_apply: Some(NeverApply {
+            fields: vec![UpdateField::Subject, UpdateField::ProfilePictureFile],
+            count: Some(3),
+        }),
+        picture_copy: true,
+        subject_filter: SubjectFilter::Prefix,
+        max_page_size: 20,
+        list_order: ListOrder::NewestFirst,
+        action_qps: [(
+            "ListChatGroup".to_string(),
+            ActionQps {
+                qps: 2.0,
+                burst: Some(4.0),
+            },
+        )]
+        .into(),
+    };
+    assert_eq!(sim.set_tenant_realism("t/1", &knobs).await.unwrap(), knobs);
+    let exact = RealismConfig {
+        subject_filter: SubjectFilter::Exact,
+        ..RealismConfig::default()
+    };
+    assert_eq!(sim.set_default_realism(&exact).await.unwrap(), exact);
+    let all = sim.realism().await.unwrap();
+    assert_eq!((all.default, all.tenants["t/1"].clone()), (exact, knobs));
+    assert!(sim.remove_tenant_realism("t/1").await.unwrap());
+    assert!(!sim.remove_tenant_realism("t/1").await.unwrap());
+    sim.reset_realism().await.unwrap();
+    assert_eq!(
+        sim.realism().await.unwrap().default,
+        RealismConfig::default()
+    );
+    // Invalid knobs are a typed error with the simulator's message.
+    let bad = RealismConfig {
+        max_page_size: 0,
+        ..RealismConfig::default()
+    };
+    match sim.set_default_realism(&bad).await.unwrap_err() {
+        ClientError::Status {
+            status, message, ..
+        } => assert_eq!(
+            (status.as_u16(), message.contains("maxPageSize")),
+            (400, true)
+        ),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn edit_group_changes_the_stored_group() {
+    let (sim, _stop) = start().await;
+    let added = sim
+        .add_groups(&[GroupSeed::new("t/1", "86", "G1").with_subject("Old")])
+        .await
+        .unwrap();
+    let edit = GroupEdit::default()
+        .with_subject("New")
+        .with_description("Set in WhatsApp")
+        .with_status("SUSPENDED");
+    let edited = sim.edit_group("t/1", "86", "G1", &edit).await.unwrap();
+    assert_eq!(edited.subject.as_deref(), Some("New"));
+    assert_eq!(edited.description.as_deref(), Some("Set in WhatsApp"));
+    assert_eq!(edited.group_status, "SUSPENDED");
+    assert!(edited.gmt_modifier > added[0].gmt_modifier);
+    assert_eq!(sim.group("t/1", "86", "G1").await.unwrap(), Some(edited));
+    assert_eq!(sim.last_seq().await.unwrap(), 0, "not a CAMS call");
+    match sim
+        .edit_group("t/1", "86", "nope", &edit)
+        .await
+        .unwrap_err()
+    {
+        ClientError::Status { status, .. } => assert_eq!(status.as_u16(), 404),
+        other => panic!("unexpected {other:?}"),
+    }
+    let picture = GroupEdit::default().with_profile_picture_file("https://x.example/p.jpg");
+    let edited = sim.edit_group("t/1", "86", "G1", &picture).await.unwrap();
+    assert_eq!(
+        edited.profile_picture_file.as_deref(),
+        Some("https://x.example/p.jpg")
+    );
 }

@@ -1335,3 +1335,528 @@ async fn sts_injected_error_and_settings(sim: &Sim) {
     let (s, _) = sim.admin("GET", "calls?stsIssued=maybe", Value::Null).await;
     assert_eq!(s, 400);
 }
+
+// ---- realism knobs ------------------------------------------------------------------------
+
+const BN: &str = "8613800001234";
+
+impl Sim {
+    /// ListChatGroup of the tenant's business number over HTTP (V3), page 1 of `size`, with
+    /// `extra` parameters: status, headers and answer.
+    async fn list(
+        &self,
+        tenant: &str,
+        size: u32,
+        extra: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let page = format!(r#"{{"Index":1,"Size":{size}}}"#);
+        let mut params = vec![("Page", page.as_str())];
+        params.extend_from_slice(extra);
+        self.call(SignatureVersion::V3, tenant, "ListChatGroup", &params)
+            .await
+    }
+
+    /// The tenant's ListChatGroup row of G1 (page 1 of 100).
+    async fn listed_g1(&self, tenant: &str) -> Value {
+        let (s, _, v) = self.list(tenant, 100, &[]).await;
+        assert_eq!(s, 200, "{v}");
+        let rows = v["Data"]["List"].as_array().unwrap();
+        rows.iter().find(|r| r["GroupId"] == "G1").unwrap().clone()
+    }
+
+    /// `PUT /admin/realism/tenants/{tenant}`; must be accepted.
+    async fn realism(&self, tenant: &str, knobs: Value) -> Value {
+        let (s, v) = self
+            .admin("PUT", &format!("realism/tenants/{tenant}"), knobs)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    /// UpdateChatGroup of G1 with `fields`; must answer OK.
+    async fn update_ok(&self, tenant: &str, fields: &[(&str, &str)]) {
+        let (s, _, v) = self
+            .call(SignatureVersion::V3, tenant, "UpdateChatGroup", fields)
+            .await;
+        assert_eq!(
+            (s, v["Code"].as_str(), v["Result"].as_i64()),
+            (200, Some("OK"), Some(1)),
+            "{v}"
+        );
+    }
+
+    /// Group ids of a ListChatGroup answer, in order.
+    fn listed_ids(v: &Value) -> Vec<String> {
+        v["Data"]["List"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["GroupId"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_delayed_update_lists_updating_and_old_values_then_the_new_ones() {
+    let sim = Sim::start().await;
+    // A long delay: UPDATING with the old values, whatever the machine's speed.
+    sim.setup("t-delay-long").await;
+    sim.realism("t-delay-long", json!({"updateDelayMs": 600_000}))
+        .await;
+    sim.update_ok("t-delay-long", &[("Subject", "New")]).await;
+    let row = sim.listed_g1("t-delay-long").await;
+    assert_eq!(
+        (row["GroupStatus"].as_str(), row["Subject"].as_str()),
+        (Some("UPDATING"), Some("Old"))
+    );
+    let g = sim.group("t-delay-long").await;
+    assert_eq!(g["groupStatus"], "UPDATING");
+    assert_eq!(g["pendingUpdate"]["subject"], "New");
+    assert_eq!(g["pendingUpdate"]["statusAfter"], "ACTIVE");
+
+    // A short delay: the new values apply once it has passed, and not before.
+    sim.setup("t-delay").await;
+    sim.realism("t-delay", json!({"updateDelayMs": 250})).await;
+    let before = sim.listed_g1("t-delay").await["GmtModifier"]
+        .as_i64()
+        .unwrap();
+    let sent = Instant::now();
+    sim.update_ok("t-delay", &[("Subject", "New"), ("Description", "D")])
+        .await;
+    let row = loop {
+        let row = sim.listed_g1("t-delay").await;
+        if row["GroupStatus"] == "ACTIVE" {
+            break row;
+        }
+        assert_eq!(
+            (row["GroupStatus"].as_str(), row["Subject"].as_str()),
+            (Some("UPDATING"), Some("Old"))
+        );
+        assert!(sent.elapsed() < Duration::from_secs(5), "never applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        sent.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        (row["Subject"].as_str(), row["Description"].as_str()),
+        (Some("New"), Some("D"))
+    );
+    assert!(row["GmtModifier"].as_i64().unwrap() > before);
+    assert!(sim.group("t-delay").await.get("pendingUpdate").is_none());
+}
+
+#[tokio::test]
+async fn never_apply_answers_ok_and_leaves_its_fields_until_the_count_is_spent() {
+    let sim = Sim::start().await;
+    let t = "t-never";
+    sim.setup(t).await;
+    sim.realism(
+        t,
+        json!({"neverApply": {"fields": ["Subject", "ProfilePictureFile"], "count": 2}}),
+    )
+    .await;
+    let picture = "https://cdn.example.com/p.jpg";
+    sim.update_ok(
+        t,
+        &[
+            ("Subject", "Lost"),
+            ("Description", "Kept"),
+            ("ProfilePictureFile", picture),
+        ],
+    )
+    .await;
+    let row = sim.listed_g1(t).await;
+    assert_eq!(
+        (row["Subject"].as_str(), row["Description"].as_str()),
+        (Some("Old"), Some("Kept"))
+    );
+    assert!(row["ProfilePictureFile"].is_null(), "{row}");
+    let (_, v) = sim
+        .admin("GET", &format!("realism/tenants/{t}"), Value::Null)
+        .await;
+    assert_eq!(v["neverApply"]["count"], 1);
+    // A call without a withheld field does not count.
+    sim.update_ok(t, &[("Description", "Again")]).await;
+    sim.update_ok(t, &[("Subject", "Lost too")]).await;
+    let (_, v) = sim.admin("GET", "realism", Value::Null).await;
+    assert_eq!(v["tenants"][t]["neverApply"]["count"], 0);
+    assert_eq!(sim.listed_g1(t).await["Subject"], "Old");
+    // Spent: applied from now on.
+    sim.update_ok(
+        t,
+        &[("Subject", "Applied"), ("ProfilePictureFile", picture)],
+    )
+    .await;
+    let row = sim.listed_g1(t).await;
+    assert_eq!(
+        (row["Subject"].as_str(), row["ProfilePictureFile"].as_str()),
+        (Some("Applied"), Some(picture))
+    );
+    // Every call was answered OK.
+    assert!(sim
+        .calls(t)
+        .await
+        .iter()
+        .filter(|c| c["action"] == "UpdateChatGroup")
+        .all(|c| c["code"] == "OK"));
+}
+
+#[tokio::test]
+async fn picture_copy_lists_a_deterministic_cams_copy() {
+    use sha2::{Digest, Sha256};
+    let sim = Sim::start().await;
+    let t = "t-picture";
+    sim.setup(t).await;
+    sim.realism(t, json!({"pictureCopy": true})).await;
+    let url = "https://cdn.example.com/groups/vip.jpg";
+    sim.update_ok(t, &[("ProfilePictureFile", url)]).await;
+    let digest = hex::encode(Sha256::digest(url.as_bytes()));
+    let copy = format!(
+        "https://cams-cdn.simulator.invalid/{t}/{}.jpg",
+        &digest[..16]
+    );
+    assert_eq!(sim.listed_g1(t).await["ProfilePictureFile"], copy.as_str());
+    assert_eq!(sim.group(t).await["profilePictureFile"], copy.as_str());
+    // The same URL again gives the same copy.
+    sim.update_ok(t, &[("ProfilePictureFile", url)]).await;
+    assert_eq!(sim.listed_g1(t).await["ProfilePictureFile"], copy.as_str());
+}
+
+#[tokio::test]
+async fn the_subject_filter_mode_per_tenant_and_by_default() {
+    let sim = Sim::start().await;
+    let t = "t-filter";
+    sim.setup(t).await;
+    let groups: Vec<Value> = [("V1", "VIP"), ("V2", "VIP line"), ("V3", "The VIP"), ("V4", "vip")]
+        .iter()
+        .map(|(id, subject)| json!({"custSpaceId": t, "businessNumber": BN, "groupId": id, "subject": subject}))
+        .collect();
+    let (s, _) = sim.admin("POST", "groups", json!(groups)).await;
+    assert_eq!(s, 200);
+    for (mode, expected) in [
+        ("exact", vec!["V1"]),
+        ("prefix", vec!["V1", "V2"]),
+        ("substring", vec!["V1", "V2", "V3"]),
+    ] {
+        sim.realism(t, json!({"subjectFilter": mode})).await;
+        let (s, _, v) = sim.list(t, 20, &[("Subject", "VIP")]).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(Sim::listed_ids(&v), expected, "{mode}");
+        assert_eq!(v["Data"]["Total"], expected.len(), "{mode}");
+    }
+    // Without knobs of its own the tenant follows the default.
+    let (s, _) = sim
+        .admin("DELETE", &format!("realism/tenants/{t}"), Value::Null)
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = sim
+        .admin("PUT", "realism/default", json!({"subjectFilter": "exact"}))
+        .await;
+    assert_eq!((s, v["subjectFilter"].as_str()), (200, Some("exact")));
+    let (_, _, v) = sim.list(t, 20, &[("Subject", "VIP")]).await;
+    assert_eq!(Sim::listed_ids(&v), ["V1"]);
+}
+
+#[tokio::test]
+async fn a_page_above_the_cap_is_refused_and_rows_carry_every_field() {
+    let sim = Sim::start().await;
+    let t = "t-page";
+    sim.setup(t).await;
+    // The default cap is 100.
+    let (s, _, v) = sim.list(t, 101, &[]).await;
+    assert_eq!(
+        (s, v["Code"].as_str()),
+        (400, Some("InvalidParameter.PageInvalid"))
+    );
+    sim.realism(t, json!({"maxPageSize": 5})).await;
+    let (s, _, v) = sim.list(t, 6, &[]).await;
+    assert_eq!(
+        (s, v["Code"].as_str(), v["Success"].as_bool()),
+        (400, Some("InvalidParameter.PageInvalid"), Some(false))
+    );
+    let message = v["Message"].as_str().unwrap();
+    assert!(
+        message.contains("Size 6 is larger than the largest page size, 5"),
+        "{message}"
+    );
+    let (s, _, v) = sim.list(t, 5, &[]).await;
+    assert_eq!(s, 200, "{v}");
+    let row = &v["Data"]["List"][0];
+    let mut keys: Vec<&str> = row
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "BusinessNumber",
+            "BusinessRole",
+            "Description",
+            "GmtModifier",
+            "GroupId",
+            "GroupLink",
+            "GroupStatus",
+            "GroupType",
+            "InviteLink",
+            "ProfilePictureFile",
+            "Subject",
+            "TotalParticipantCount"
+        ]
+    );
+    assert!(
+        row["Description"].is_null() && row["InviteLink"].is_null(),
+        "{row}"
+    );
+    assert_eq!(
+        (
+            row["Subject"].as_str(),
+            row["TotalParticipantCount"].as_u64()
+        ),
+        (Some("Old"), Some(2))
+    );
+}
+
+#[tokio::test]
+async fn rows_in_creation_order_or_newest_first() {
+    let sim = Sim::start().await;
+    let t = "t-order";
+    sim.setup(t).await;
+    let groups: Vec<Value> = ["Z9", "A1", "M5"]
+        .iter()
+        .map(|id| json!({"custSpaceId": t, "businessNumber": BN, "groupId": id}))
+        .collect();
+    sim.admin("POST", "groups", json!(groups)).await;
+    let (_, _, v) = sim.list(t, 100, &[]).await;
+    assert_eq!(Sim::listed_ids(&v), ["G1", "Z9", "A1", "M5"]);
+    sim.realism(t, json!({"listOrder": "newestFirst"})).await;
+    let (_, _, v) = sim.list(t, 100, &[]).await;
+    assert_eq!(Sim::listed_ids(&v), ["M5", "A1", "Z9", "G1"]);
+    // Page by page, the same order.
+    let mut paged = Vec::new();
+    for index in 1..=2 {
+        let page = format!(r#"{{"Index":{index},"Size":3}}"#);
+        let (_, _, v) = sim
+            .call(SignatureVersion::V3, t, "ListChatGroup", &[("Page", &page)])
+            .await;
+        paged.extend(Sim::listed_ids(&v));
+    }
+    assert_eq!(paged, ["M5", "A1", "Z9", "G1"]);
+}
+
+#[tokio::test]
+async fn an_action_bucket_throttles_that_action_only() {
+    let sim = Sim::start().await;
+    let t = "t-action-qps";
+    sim.setup(t).await;
+    sim.setup("t-other").await;
+    sim.realism(
+        t,
+        json!({"actionQps": {"ListChatGroup": {"qps": 0.2, "burst": 2}}}),
+    )
+    .await;
+    sim.admin(
+        "PUT",
+        &format!("faults/tenants/{t}"),
+        json!({"qps": {"rate": 0.2, "burst": 3}}),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(sim.list(t, 10, &[]).await.0, 200);
+    }
+    let (s, headers, v) = sim.list(t, 10, &[]).await;
+    assert_eq!(
+        (s, v["Code"].as_str()),
+        (400, Some("Throttling.Api")),
+        "{v}"
+    );
+    assert_eq!(headers["x-acs-retry-after"], "5");
+    // UpdateChatGroup has no bucket of its own: the tenant-wide qps (burst 3), which the
+    // list calls did not use up.
+    for _ in 0..3 {
+        sim.update_ok(t, &[]).await;
+    }
+    let (s, _, v) = sim
+        .call(SignatureVersion::V3, t, "UpdateChatGroup", &[])
+        .await;
+    assert_eq!((s, v["Code"].as_str()), (400, Some("Throttling.User")));
+    // Another tenant has its own buckets.
+    assert_eq!(sim.list("t-other", 10, &[]).await.0, 200);
+    let throttled: Vec<String> = sim
+        .calls(t)
+        .await
+        .iter()
+        .filter(|c| c["fault"] == "throttle")
+        .map(|c| c["code"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(throttled, ["Throttling.Api", "Throttling.User"]);
+    // An unknown action is refused.
+    let (s, v) = sim
+        .admin(
+            "PUT",
+            &format!("realism/tenants/{t}"),
+            json!({"actionQps": {"ListGroups": {"qps": 1}}}),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+}
+
+#[tokio::test]
+async fn an_out_of_band_edit_changes_the_group_at_once_without_a_cams_call() {
+    let sim = Sim::start().await;
+    let t = "t-edit";
+    sim.setup(t).await;
+    let before = sim.listed_g1(t).await;
+    let (_, v) = sim.admin("GET", "calls?limit=0", Value::Null).await;
+    let mark = v["lastSeq"].as_u64().unwrap();
+    let path = format!("groups/{t}/{BN}/G1");
+    let edit = json!({"subject": "Renamed in WhatsApp", "profilePictureFile": "https://x.example/p.jpg", "groupStatus": "SUSPENDED"});
+    let (s, g) = sim.admin("PATCH", &path, edit).await;
+    assert_eq!(s, 200, "{g}");
+    assert_eq!(
+        (g["subject"].as_str(), g["groupStatus"].as_str()),
+        (Some("Renamed in WhatsApp"), Some("SUSPENDED"))
+    );
+    assert!(
+        g["gmtModifier"].as_i64() > before["GmtModifier"].as_i64(),
+        "{g} {before}"
+    );
+    let (_, v) = sim.admin("GET", "calls?limit=0", Value::Null).await;
+    assert_eq!(v["lastSeq"], mark, "the edit is not a CAMS call");
+    let row = sim.listed_g1(t).await;
+    assert_eq!(
+        (row["Subject"].as_str(), row["GroupStatus"].as_str()),
+        (Some("Renamed in WhatsApp"), Some("SUSPENDED"))
+    );
+    assert_eq!(row["ProfilePictureFile"], "https://x.example/p.jpg");
+    assert_eq!(row["GmtModifier"], g["gmtModifier"]);
+    assert!(sim
+        .calls(t)
+        .await
+        .iter()
+        .all(|c| c["action"] == "ListChatGroup"));
+    // Back to ACTIVE; the description is untouched throughout.
+    let (_, g) = sim
+        .admin("PATCH", &path, json!({"groupStatus": "ACTIVE"}))
+        .await;
+    assert_eq!(
+        (g["groupStatus"].as_str(), g["description"].as_str()),
+        (Some("ACTIVE"), None)
+    );
+    // Refused: an unknown group (404), an unknown status, nothing to change, unknown fields.
+    let (s, v) = sim
+        .admin(
+            "PATCH",
+            &format!("groups/{t}/{BN}/NOPE"),
+            json!({"subject": "x"}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert!(v["error"].as_str().unwrap().contains("NOPE"), "{v}");
+    for bad in [
+        json!({"groupStatus": "GONE"}),
+        json!({}),
+        json!({"status": "ACTIVE"}),
+    ] {
+        let (s, v) = sim.admin("PATCH", &path, bad.clone()).await;
+        assert_eq!(s, 400, "{bad}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn an_edit_over_a_pending_update_applies_the_update_first() {
+    let sim = Sim::start().await;
+    let t = "t-edit-pending";
+    sim.setup(t).await;
+    sim.realism(t, json!({"updateDelayMs": 600_000})).await;
+    sim.update_ok(t, &[("Subject", "From the operator"), ("Description", "D")])
+        .await;
+    let (s, g) = sim
+        .admin(
+            "PATCH",
+            &format!("groups/{t}/{BN}/G1"),
+            json!({"subject": "From WhatsApp"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{g}");
+    assert!(g.get("pendingUpdate").is_none(), "{g}");
+    let row = sim.listed_g1(t).await;
+    assert_eq!(
+        (
+            row["Subject"].as_str(),
+            row["Description"].as_str(),
+            row["GroupStatus"].as_str()
+        ),
+        (Some("From WhatsApp"), Some("D"), Some("ACTIVE"))
+    );
+}
+
+#[tokio::test]
+async fn realism_admin_routes() {
+    let sim = Sim::start().await;
+    let (s, v) = sim.admin("GET", "realism", Value::Null).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["default"]["maxPageSize"], 100);
+    assert_eq!(v["default"]["subjectFilter"], "substring");
+    assert_eq!(v["default"]["listOrder"], "created");
+    assert_eq!(v["tenants"], json!({}));
+    let stored = sim
+        .realism(
+            "t-a",
+            json!({"updateDelayMs": 5, "listOrder": "newestFirst"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            stored["updateDelayMs"].as_u64(),
+            stored["maxPageSize"].as_u64()
+        ),
+        (Some(5), Some(100))
+    );
+    let (s, v) = sim.admin("GET", "realism/tenants/t-a", Value::Null).await;
+    assert_eq!((s, v), (200, stored));
+    let (s, _) = sim
+        .admin("GET", "realism/tenants/t-none", Value::Null)
+        .await;
+    assert_eq!(s, 404);
+    let (s, v) = sim
+        .admin("PUT", "realism/default", json!({"pictureCopy": true}))
+        .await;
+    assert_eq!((s, v["pictureCopy"].as_bool()), (200, Some(true)));
+    let (_, v) = sim.admin("GET", "realism/default", Value::Null).await;
+    assert_eq!(v["pictureCopy"], true);
+    for bad in [
+        json!({"maxPageSize": 0}),
+        json!({"subjectFilter": "regex"}),
+        json!({"bogus": 1}),
+    ] {
+        let (s, _) = sim.admin("PUT", "realism/default", bad.clone()).await;
+        assert_eq!(s, 400, "{bad}");
+    }
+    let (_, v) = sim
+        .admin("DELETE", "realism/tenants/t-a", Value::Null)
+        .await;
+    assert_eq!(v["removed"], true);
+    let (_, v) = sim
+        .admin("DELETE", "realism/tenants/t-a", Value::Null)
+        .await;
+    assert_eq!(v["removed"], false);
+    let (_, v) = sim.admin("DELETE", "realism", Value::Null).await;
+    assert_eq!(v["reset"], true);
+    let (_, v) = sim.admin("GET", "realism/default", Value::Null).await;
+    assert_eq!(v["pictureCopy"], false);
+    let (s, _) = sim.admin("POST", "realism", Value::Null).await;
+    assert_eq!(s, 405);
+    // The seed takes default knobs too.
+    let (s, _) = sim
+        .admin("POST", "seed", json!({"realism": {"maxPageSize": 7}}))
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = sim.admin("GET", "realism/default", Value::Null).await;
+    assert_eq!(v["maxPageSize"], 7);
+}
