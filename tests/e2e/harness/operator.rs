@@ -63,6 +63,21 @@ fn sigterm(pid: u32) -> std::io::Result<std::process::ExitStatus> {
         .status()
 }
 
+/// Observation at test speed unless a test sets its own: a scan a second after a write at
+/// most, a periodic scan every 30 s, and a 3 s settle window (the simulator applies updates
+/// at once unless told otherwise).
+fn observation_defaults(extra: &[&str]) -> Vec<&'static str> {
+    [
+        ("--observe-interval", "30s"),
+        ("--observe-min-interval", "1s"),
+        ("--settle", "3s"),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| !extra.iter().any(|e| e.starts_with(flag)))
+    .flat_map(|(flag, value)| [flag, value])
+    .collect()
+}
+
 impl Operator {
     /// The one place the operator binary is started by [`World`]: against this run's
     /// simulator, with JSON logs, and the operator's own credentials removed from the
@@ -93,6 +108,7 @@ impl Operator {
                 "--health-addr",
                 "127.0.0.1:0",
             ])
+            .args(observation_defaults(extra))
             .args(extra)
             .env("RUST_LOG", "info,cams_operator=debug")
             .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
