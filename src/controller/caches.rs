@@ -53,6 +53,9 @@ struct OwnWrite {
     /// write (a server-side apply without a precondition) may land on a newer version — an
     /// edit between our read and our write — and that version's echo is then new work.
     decided_on: Decided,
+    /// Something outside the object changed since (its group's row in an inventory): the
+    /// write's echo still counts as ours, but the object must be decided afresh.
+    stale_decision: bool,
 }
 
 impl OwnWrite {
@@ -175,7 +178,7 @@ impl Caches {
             return Freshness::Current;
         };
         if own.returned(obj) {
-            if !own.is_echo(obj) {
+            if !own.is_echo(obj) || own.stale_decision {
                 // Our write landed on a version edited after we read it: decide afresh.
                 writes.remove(&key);
                 return Freshness::Current;
@@ -211,6 +214,17 @@ impl Caches {
         echo
     }
 
+    /// Marks that what `namespace/name`'s last decision rested on outside the object changed
+    /// (an inventory re-queued it): its next reconcile decides afresh even if the cached
+    /// object is this process's own write.
+    pub fn outside_change(&self, namespace: &str, name: &str) {
+        if let Ok(mut writes) = self.writes.lock() {
+            if let Some(own) = writes.get_mut(&(namespace.to_string(), name.to_string())) {
+                own.stale_decision = true;
+            }
+        }
+    }
+
     /// Forgets the write record of `obj` (after reading it afresh).
     pub fn forget_write(&self, obj: &ChatGroup) {
         if let Ok(mut writes) = self.writes.lock() {
@@ -242,6 +256,7 @@ impl Caches {
                     status: status.clone(),
                     wake_at,
                     decided_on: Decided::of(obj),
+                    stale_decision: false,
                 },
             );
         }

@@ -100,6 +100,7 @@ fn observer_for_term(
         ctx.metrics.clone(),
     );
     ctx.observer.set(Some(observer));
+    let ctx = ctx.clone();
     let mut routes = std::collections::HashMap::new();
     let mut receivers = std::collections::HashMap::new();
     for ns in namespaces {
@@ -114,6 +115,9 @@ fn observer_for_term(
                 next = trigger_rx.next() => next,
             };
             let Some(obj_ref) = next else { return };
+            if let Some(ns) = &obj_ref.namespace {
+                ctx.caches.outside_change(ns, &obj_ref.name);
+            }
             let route = routes.get(&obj_ref.namespace).or_else(|| routes.get(&None));
             if let Some(route) = route {
                 let _ = route.unbounded_send(obj_ref);

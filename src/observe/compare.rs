@@ -11,6 +11,9 @@ use crate::resource::{AtProvider, ChatGroupSpec, ChatGroupStatus, PictureStatus}
 pub enum View {
     /// Observation is off (`--observe-interval 0`).
     Disabled,
+    /// The account's first scan has not completed yet (the operator just started): what
+    /// status says about the group stands until it does.
+    Pending,
     /// No reliable data: why.
     Unavailable(String),
     /// The inventory's answer.
@@ -39,6 +42,8 @@ pub enum InSync {
     Disabled,
     /// No reliable data: why.
     Unavailable(String),
+    /// The first scan is under way: the recorded `InSync` stands.
+    Pending,
 }
 
 /// The verdict on one object: its `InSync` state and what to record.
@@ -78,15 +83,16 @@ pub fn verdict(view: &View, input: &CompareInput<'_>) -> Verdict {
     };
     let sighting = match view {
         View::Disabled => return unknown(InSync::Disabled),
+        View::Pending | View::Data(Lookup::NotScanned) => return unknown(InSync::Pending),
         View::Unavailable(why) => return unknown(InSync::Unavailable(why.clone())),
-        View::Data(Lookup::NotScanned) => {
-            return unknown(InSync::Unavailable(
-                "waiting for the first complete ListChatGroup scan".into(),
-            ))
-        }
         View::Data(Lookup::Absent { scans, .. }) if *scans >= 2 => {
             return unknown(InSync::Missing);
         }
+        // Named since the last scan and not listed by it: wait for the next one.
+        View::Data(Lookup::Absent {
+            scans: 0,
+            last: None,
+        }) => return unknown(InSync::Pending),
         View::Data(Lookup::Absent { last: None, .. }) => {
             return unknown(InSync::Unavailable(
                 "the group was not listed by the last complete scan; it is missing if the next one agrees".into(),

@@ -191,10 +191,10 @@ fn missing_takes_two_complete_scans_and_no_data_is_unavailable() {
         100,
     );
     assert!(matches!(v.in_sync, InSync::Unavailable(_)));
-    assert!(matches!(
+    assert_eq!(
         judge_at(&obj, Some(0), View::Data(Lookup::NotScanned), 100).in_sync,
-        InSync::Unavailable(_)
-    ));
+        InSync::Pending
+    );
     assert_eq!(
         judge_at(&obj, Some(0), View::Disabled, 100).in_sync,
         InSync::Disabled

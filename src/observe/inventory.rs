@@ -103,6 +103,9 @@ pub struct Inventory {
     rows: HashMap<String, Sighting>,
     /// Ids listed before and missing from the latest consecutive complete scans.
     absent: HashMap<String, u32>,
+    /// Ids never listed that an object names: the number of complete scans when it was first
+    /// asked for (absence counts from then).
+    expected: HashMap<String, u64>,
     complete_scans: u64,
     last_complete: Option<Instant>,
     failure: Option<ScanFailure>,
@@ -120,6 +123,7 @@ impl Inventory {
         Self {
             rows: HashMap::new(),
             absent: HashMap::new(),
+            expected: HashMap::new(),
             complete_scans: 0,
             last_complete: None,
             failure: None,
@@ -142,6 +146,7 @@ impl Inventory {
             listed.insert(row.group_id.clone(), row);
         }
         for (id, row) in listed {
+            self.expected.remove(&id);
             let was_absent = self.absent.remove(&id).is_some();
             match self.rows.get_mut(&id) {
                 Some(s) if s.row == row && !was_absent => {
@@ -179,10 +184,27 @@ impl Inventory {
                 touched.push(id);
             }
         }
+        for (id, since) in &self.expected {
+            if matches!(scan - since, 1 | 2) {
+                touched.push(id.clone());
+            }
+        }
         self.complete_scans = scan;
         self.last_complete = Some(started);
         self.failure = None;
         touched
+    }
+
+    /// Notes that an object names `group_id`: if it was never listed, it is missing only
+    /// after two complete scans from now. Returns whether it was never listed.
+    pub fn expect(&mut self, group_id: &str) -> bool {
+        if self.rows.contains_key(group_id) {
+            return false;
+        }
+        self.expected
+            .entry(group_id.to_string())
+            .or_insert(self.complete_scans);
+        true
     }
 
     /// Records a scan that did not complete; the last data is kept.
@@ -202,11 +224,18 @@ impl Inventory {
                 scans: *scans,
                 last,
             },
-            // Never listed: missing from every complete scan so far.
-            (None, None) => Lookup::Absent {
-                scans: u32::try_from(self.complete_scans).unwrap_or(u32::MAX),
-                last: None,
-            },
+            // Never listed: missing from every complete scan since an object named it.
+            (None, None) => {
+                let since = self
+                    .expected
+                    .get(group_id)
+                    .copied()
+                    .unwrap_or(self.complete_scans);
+                Lookup::Absent {
+                    scans: u32::try_from(self.complete_scans - since).unwrap_or(u32::MAX),
+                    last: None,
+                }
+            }
         }
     }
 
@@ -247,6 +276,11 @@ impl Inventory {
             ));
         }
         Ok(())
+    }
+
+    /// Whether nothing is known yet: no scan has completed or failed.
+    pub fn is_first_scan_pending(&self) -> bool {
+        self.complete_scans == 0 && self.failure.is_none()
     }
 
     /// The number of complete scans so far.

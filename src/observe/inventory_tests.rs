@@ -115,10 +115,23 @@ fn a_group_is_missing_only_after_two_complete_scans_without_it() {
 }
 
 #[test]
-fn a_group_never_listed_counts_every_complete_scan_as_absent() {
+fn a_group_never_listed_is_missing_after_two_scans_from_when_it_was_named() {
     let t0 = Instant::now();
     let mut inv = Inventory::new();
     scan(&mut inv, vec![row("B", "two")], t0, t0);
+    scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(15));
+    // Named only now (a new object, its group created meanwhile): not missing yet.
+    assert!(inv.expect("X"));
+    assert!(!inv.expect("B"), "B is listed");
+    assert!(matches!(
+        inv.lookup("X"),
+        Lookup::Absent {
+            scans: 0,
+            last: None
+        }
+    ));
+    let touched = scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(30));
+    assert_eq!(touched, ["X"]);
     assert!(matches!(
         inv.lookup("X"),
         Lookup::Absent {
@@ -126,7 +139,8 @@ fn a_group_never_listed_counts_every_complete_scan_as_absent() {
             last: None
         }
     ));
-    scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(15));
+    let touched = scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(45));
+    assert_eq!(touched, ["X"]);
     assert!(matches!(
         inv.lookup("X"),
         Lookup::Absent {
@@ -134,6 +148,14 @@ fn a_group_never_listed_counts_every_complete_scan_as_absent() {
             last: None
         }
     ));
+    // Listed at last: seen, no longer expected.
+    scan(
+        &mut inv,
+        vec![row("B", "two"), row("X", "x")],
+        t0,
+        t0 + secs(60),
+    );
+    assert!(matches!(inv.lookup("X"), Lookup::Seen(_)));
 }
 
 #[test]

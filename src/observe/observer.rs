@@ -63,7 +63,12 @@ struct Account<M> {
 struct AccountState<M> {
     inventory: Inventory,
     schedule: Schedule,
+    /// The credentials scans use (the last that completed one, or the first registered).
     credentials: Credentials,
+    /// Other credentials an object registered with the same AccessKeyId (a rotated secret or
+    /// STS token, or a wrong one): tried when the current ones are refused. A Secret with a
+    /// wrong secret cannot take the account's scans away from the right one.
+    candidate: Option<Credentials>,
     members: HashMap<String, HashSet<M>>,
     /// Members to re-queue after the next scan that starts (they wait for a change to show).
     waiting: HashSet<M>,
@@ -136,12 +141,22 @@ where
         }
         let account = self.account(key, credentials.clone());
         let mut state = lock(&account.state);
-        state.credentials = credentials;
+        if state.credentials != credentials {
+            state.candidate = Some(credentials);
+        }
         state
             .members
             .entry(group_id.to_string())
             .or_default()
-            .insert(member);
+            .insert(member.clone());
+        let scanned = state.inventory.complete_scans() > 0;
+        if state.inventory.expect(group_id) && scanned {
+            // A group the last scan did not list (created since, or missing): look soon.
+            state.waiting.insert(member);
+            state.schedule.force();
+            drop(state);
+            account.wake.notify_one();
+        }
     }
 
     /// Forgets `member` (its object is gone).
@@ -162,9 +177,12 @@ where
             return View::Disabled;
         }
         let Some(account) = lock(&self.accounts).get(key).cloned() else {
-            return View::Unavailable("waiting for the first complete ListChatGroup scan".into());
+            return View::Pending;
         };
         let state = lock(&account.state);
+        if state.inventory.is_first_scan_pending() {
+            return View::Pending;
+        }
         match state.inventory.health(Instant::now(), &self.settings) {
             Ok(()) => View::Data(state.inventory.lookup(group_id)),
             Err(why) => View::Unavailable(why),
@@ -213,6 +231,7 @@ where
                 inventory: Inventory::new(),
                 schedule: Schedule::new(),
                 credentials,
+                candidate: None,
                 members: HashMap::new(),
                 waiting: HashSet::new(),
                 scanning_for: HashSet::new(),
@@ -238,22 +257,48 @@ where
             }
             let started = Instant::now();
             let wall = chrono::Utc::now();
-            let credentials = {
+            let (credentials, candidate) = {
                 let mut state = lock(&account.state);
                 state
                     .schedule
                     .started(started, rand::random::<f64>(), &self.settings);
                 state.scanning_for = std::mem::take(&mut state.waiting);
-                state.credentials.clone()
+                (state.credentials.clone(), state.candidate.clone())
             };
             let result = tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                result = self.scan(&account.key, &credentials) => result,
+                result = self.scan_with(&account, credentials, candidate) => result,
             };
             let triggers = self.apply(&account, result, started, wall);
             for member in triggers {
                 let _ = self.trigger.unbounded_send(member);
             }
+        }
+    }
+
+    /// Scans with the current credentials and, if they are refused, with the candidate ones,
+    /// which then become current.
+    async fn scan_with(
+        &self,
+        account: &Account<M>,
+        credentials: Credentials,
+        candidate: Option<Credentials>,
+    ) -> Result<Vec<GroupRow>, CamsError> {
+        let first = self.scan(&account.key, &credentials).await;
+        let Some(candidate) = candidate else {
+            return first;
+        };
+        match first {
+            Err(e) if refused(&e) => {
+                let second = self.scan(&account.key, &candidate).await;
+                if second.is_ok() {
+                    let mut state = lock(&account.state);
+                    state.credentials = candidate;
+                    state.candidate = None;
+                }
+                second
+            }
+            other => other,
         }
     }
 
@@ -299,10 +344,7 @@ where
                 state.inventory.complete_scan(rows, started, wall)
             }
             Err(e) => {
-                let refused = matches!(
-                    e.class(),
-                    ErrorClass::Credentials | ErrorClass::Forbidden | ErrorClass::Configuration
-                );
+                let refused = refused(&e);
                 self.metrics.scanned(if refused {
                     ScanResult::Refused
                 } else {
@@ -347,6 +389,15 @@ where
         );
         touched_members.into_iter().collect()
     }
+}
+
+/// Whether ListChatGroup itself is refused (credentials, permission, the operator's settings)
+/// rather than failing for now.
+fn refused(e: &CamsError) -> bool {
+    matches!(
+        e.class(),
+        ErrorClass::Credentials | ErrorClass::Forbidden | ErrorClass::Configuration
+    )
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ struct FakeLister {
     report_total: bool,
     gate: Option<tokio::sync::Semaphore>,
     refuse: std::sync::atomic::AtomicBool,
+    /// When set, only this AccessKeySecret is accepted.
+    accept_secret: StdMutex<Option<String>>,
 }
 
 #[async_trait]
@@ -24,7 +26,7 @@ impl GroupLister for FakeLister {
     async fn list_page(
         &self,
         _key: &AccountKey,
-        _credentials: &Credentials,
+        credentials: &Credentials,
         index: u32,
         size: u32,
     ) -> Result<ListedPage, CamsError> {
@@ -32,7 +34,13 @@ impl GroupLister for FakeLister {
             gate.acquire().await.unwrap().forget();
         }
         self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.refuse.load(Ordering::SeqCst) {
+        let wrong_secret = self
+            .accept_secret
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(|s| s != credentials.access_key_secret.expose());
+        if self.refuse.load(Ordering::SeqCst) || wrong_secret {
             return Err(CamsError::Api {
                 status: 403,
                 code: "Forbidden.RAM".into(),
@@ -79,11 +87,11 @@ fn key() -> AccountKey {
 }
 
 fn credentials() -> Credentials {
-    Credentials {
-        access_key_id: "AK".into(),
-        access_key_secret: "secret".into(),
-        security_token: None,
-    }
+    with_secret("secret")
+}
+
+fn with_secret(secret: &str) -> Credentials {
+    Credentials::new("AK", secret)
 }
 
 fn settings(page_size: u32) -> ObserveSettings {
@@ -256,4 +264,40 @@ async fn observation_off_never_scans() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(lister.calls.load(Ordering::SeqCst), 0);
     assert_eq!(observer.view(&key(), "G0"), View::Disabled);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_for_the_same_key_never_takes_the_scans_away_and_a_rotated_one_does() {
+    let lister = Arc::new(FakeLister {
+        rows: StdMutex::new(rows(2)),
+        report_total: true,
+        accept_secret: StdMutex::new(Some("secret".into())),
+        ..Default::default()
+    });
+    let (observer, mut rx) = observer(lister.clone(), settings(100));
+    observer.register("ns/a".into(), key(), "G0", credentials());
+    assert_eq!(next(&mut rx).await, "ns/a");
+    // Another namespace's Secret names the same AccessKeyId with a wrong secret.
+    observer.register("other/b".into(), key(), "G1", with_secret("wrong"));
+    observer.request_scan(&key());
+    let mut got = vec![next(&mut rx).await, next(&mut rx).await];
+    got.sort();
+    assert_eq!(
+        got,
+        ["ns/a", "other/b"],
+        "the second scan confirms both rows"
+    );
+    assert!(matches!(observer.view(&key(), "G0"), View::Data(_)));
+    // The secret is rotated: the old one is refused, the new one (registered) takes over.
+    *lister.accept_secret.lock().unwrap() = Some("rotated".into());
+    observer.register("ns/a".into(), key(), "G0", with_secret("rotated"));
+    let before = lister.calls.load(Ordering::SeqCst);
+    observer.request_scan(&key());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(lister.calls.load(Ordering::SeqCst) > before);
+    assert!(
+        matches!(observer.view(&key(), "G0"), View::Data(_)),
+        "{:?}",
+        observer.view(&key(), "G0")
+    );
 }

@@ -399,6 +399,8 @@ impl<'a> Draft<'a> {
             ReadyRule::False => Some(false),
             ReadyRule::Unchanged if self.ready_still_holds() => None,
             ReadyRule::Unchanged => Some(false),
+            // Until the first scan after a start, what status says stands.
+            ReadyRule::SeenActive if self.observation_pending() => None,
             ReadyRule::SeenActive => Some(self.observation.is_some_and(|v| v.active)),
         };
         // What observation says overrides a Ready that would be True.

@@ -25,8 +25,14 @@ impl Draft<'_> {
         match verdict.in_sync {
             InSync::Updating(_) | InSync::Drifted { .. } => Some((reason, message)),
             InSync::Missing | InSync::Suspended(_) => Some((reason, message)),
-            InSync::InSync | InSync::Disabled | InSync::Unavailable(_) => None,
+            InSync::InSync | InSync::Disabled | InSync::Unavailable(_) | InSync::Pending => None,
         }
+    }
+
+    /// Whether the first scan after a start is still under way.
+    pub(super) fn observation_pending(&self) -> bool {
+        self.observation
+            .is_some_and(|v| v.in_sync == InSync::Pending)
     }
 
     /// Why an observed-only group is not Ready.
@@ -130,6 +136,11 @@ fn in_sync_condition(verdict: &Verdict, manage: bool) -> (Reason, &'static str, 
             "observation is off (--observe-interval 0)".into(),
         ),
         InSync::Unavailable(why) => (Reason::ObservationUnavailable, "Unknown", why.clone()),
+        InSync::Pending => (
+            Reason::ObservationUnavailable,
+            "Unknown",
+            "waiting for the first complete ListChatGroup scan".into(),
+        ),
     }
 }
 
@@ -170,6 +181,11 @@ pub(super) fn record(
         _ if verdict.in_sync == InSync::InSync => None,
         _ => status.drift.take(),
     };
+    if verdict.in_sync == InSync::Pending {
+        // The first scan after a start will re-queue the object: until then what status
+        // says stands (a restart writes nothing).
+        return;
+    }
     let manage = obj.spec.management_policy.is_manage();
     let (reason, value, message) = in_sync_condition(verdict, manage);
     set_condition_to(

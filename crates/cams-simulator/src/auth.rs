@@ -470,6 +470,7 @@ mod tests {
                 .collect(),
             inactive: false,
             sts_issued: false,
+            denied_actions: Vec::new(),
         }
     }
 

@@ -235,6 +235,17 @@ fn process(
     let claim = authenticate(app, call.incoming, clock, seen)?;
     let action = route(call.incoming, call.action, claim.scheme)?;
     let mut state = app.lock();
+    let denied = state
+        .keys
+        .get(&claim.access_key_id)
+        .is_some_and(|k| k.denied_actions.iter().any(|a| a == action));
+    if denied {
+        let mut error = ApiError::injected("Forbidden.RAM");
+        error.access_denied_detail = Some(format!(
+            "{{\"PolicyType\":\"AccountLevelIdentityBasedPolicy\",\"NoPermissionType\":\"ExplicitDeny\",\"AuthAction\":\"cams:{action}\"}}"
+        ));
+        return Err(error);
+    }
     let now = Instant::now();
     // An action with a bucket of its own (realism `actionQps`) is limited by it alone.
     let throttled = match state.take_action_token(call.tenant, action, now) {

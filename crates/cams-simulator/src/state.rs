@@ -80,6 +80,10 @@ pub struct AccessKeySpec {
     /// An inactive key is refused with `InvalidAccessKeyId.Inactive`.
     #[serde(default)]
     pub inactive: bool,
+    /// Actions a RAM policy denies this key: refused with `Forbidden.RAM` (and an
+    /// `AccessDeniedDetail`) after the signature checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_actions: Vec<String>,
 }
 
 impl AccessKeySpec {
@@ -91,6 +95,7 @@ impl AccessKeySpec {
             access_key_secret: secret.into(),
             security_tokens: Vec::new(),
             inactive: false,
+            denied_actions: Vec::new(),
         }
     }
 
@@ -115,6 +120,8 @@ pub struct AccessKey {
     pub inactive: bool,
     /// Issued by the simulator's `AssumeRoleWithOIDC` (see `sts.rs`).
     pub sts_issued: bool,
+    /// Actions refused with `Forbidden.RAM`.
+    pub denied_actions: Vec<String>,
 }
 
 /// The STS side (`AssumeRoleWithOIDC`), set with `PUT /admin/sts` or the seed's `sts`.
@@ -570,6 +577,7 @@ impl State {
             tokens: spec.security_tokens.into_iter().map(Into::into).collect(),
             inactive: spec.inactive,
             sts_issued: false,
+            denied_actions: spec.denied_actions,
         };
         self.keys.insert(id, key).is_some()
     }

@@ -324,6 +324,7 @@ fn issue(
             }],
             inactive: false,
             sts_issued: true,
+            denied_actions: Vec::new(),
         },
     );
     state.sts_issued_total += 1;

@@ -117,21 +117,24 @@ impl World {
                 return;
             }
             if Instant::now() > deadline {
-                let stuck: Vec<String> = self
-                    .list()
-                    .await
-                    .iter()
-                    .filter(|o| condition(o, "Ready").as_deref() != Some("True"))
-                    .take(5)
-                    .map(|o| {
-                        format!(
-                            "{}: {:?} {:?}",
-                            o.metadata.name.as_deref().unwrap_or(""),
-                            reason(o, "Synced"),
-                            o.status.as_ref().map(|s| &s.retry)
-                        )
-                    })
-                    .collect();
+                let stuck: Vec<String> =
+                    self.list()
+                        .await
+                        .iter()
+                        .filter(|o| condition(o, "Ready").as_deref() != Some("True"))
+                        .take(5)
+                        .map(|o| {
+                            format!(
+                                "{}: Synced {:?}, Ready {:?}, InSync {:?}, retry {:?}",
+                                o.metadata.name.as_deref().unwrap_or(""),
+                                reason(o, "Synced"),
+                                reason(o, "Ready"),
+                                o.status.as_ref().and_then(|s| s
+                                    .message_of(cams_operator::resource::ConditionType::InSync)),
+                                o.status.as_ref().map(|s| &s.retry)
+                            )
+                        })
+                        .collect();
                 panic!("{ready}/{n} Ready (of {total}) after {timeout:?}; e.g. {stuck:#?}");
             }
             tokio::time::sleep(Duration::from_millis(250)).await;

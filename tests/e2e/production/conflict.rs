@@ -52,14 +52,21 @@ async fn newer_of_two_chatgroups_naming_one_group_conflicts() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
     // The newer: same namespace, and the other watched namespace.
+    // Not seeded again: seeding resets the simulator's group, an out-of-band edit the
+    // older ones would (rightly) correct.
     world
-        .create_group("newer", "EA303DUP", |b| b.subject(Some("newer")))
+        .create(
+            &world
+                .chatgroup("newer", "EA303DUP")
+                .subject(Some("newer"))
+                .build(),
+        )
         .await;
     let newer_x = world
-        .group("newer-x", "EA303XNS", |b| {
-            b.subject(Some("newer across")).namespace(&other_ns)
-        })
-        .await;
+        .chatgroup("newer-x", "EA303XNS")
+        .subject(Some("newer across"))
+        .namespace(&other_ns)
+        .build();
     other
         .create(&PostParams::default(), &newer_x)
         .await
