@@ -35,8 +35,9 @@ unit:
 	$(CARGO) test --workspace
 
 sdk: build
-	@echo "== official Alibaba SDK against the simulator"
-	CAMS_SIMULATOR_BIN=$(TARGET_DIR)/debug/cams-simulator bash tests/sdk/run.sh
+	@echo "== official Alibaba SDK against the simulator (and the operator's signer)"
+	CAMS_SIMULATOR_BIN=$(TARGET_DIR)/debug/cams-simulator \
+	  CAMS_OPERATOR_BIN=$(TARGET_DIR)/debug/cams-operator bash tests/sdk/run.sh
 
 e2e: build
 	@echo "== real-cluster tier (kube-apiserver + etcd + simulator)"

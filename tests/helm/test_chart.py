@@ -151,6 +151,8 @@ def test_default_deployment():
     assert env_value(docs, "CAMS_OPERATOR_REGIONS") == "ap-southeast-1"
     assert env_value(docs, "CAMS_OPERATOR_METRICS_ADDR") == "0.0.0.0:8080"
     assert env_value(docs, "CAMS_OPERATOR_HEALTH_ADDR") == "0.0.0.0:8081"
+    # Observation as the contract's defaults, listing paced apart from writes.
+    assert {k: env_value(docs, k) for k in OBSERVE_DEFAULTS} == OBSERVE_DEFAULTS
     assert not any(n.startswith("ALIBABA_CLOUD_") for n in e), "no operator credentials by default"
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"metrics": 8080, "health": 8081}
@@ -160,6 +162,22 @@ def test_default_deployment():
     svc = one(docs, "Service")
     assert svc["spec"]["ports"] == [{"name": "metrics", "port": 8080, "targetPort": "metrics", "protocol": "TCP"}]
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+
+
+OBSERVE_DEFAULTS = {
+    "CAMS_OPERATOR_OBSERVE_INTERVAL": "10m",
+    "CAMS_OPERATOR_OBSERVE_MIN_INTERVAL": "15s",
+    "CAMS_OPERATOR_SETTLE": "2m",
+    "CAMS_OPERATOR_OBSERVE_PAGE_SIZE": "100",
+    "CAMS_OPERATOR_LIST_QPS": "5",
+    "CAMS_OPERATOR_LIST_BURST": "10",
+}
+
+
+def test_observation_can_be_turned_off():
+    for value in ("0",):
+        docs = render(sets=[f"observe.interval={value}"])
+        assert env_value(docs, "CAMS_OPERATOR_OBSERVE_INTERVAL") == "0"
 
 
 def test_hardened_pod():
@@ -215,6 +233,12 @@ def test_non_default_settings_reach_the_operator():
         "CAMS_OPERATOR_LEADER_ELECT": "true",
         "CAMS_OPERATOR_LEASE_DURATION": "30s",
         "CAMS_OPERATOR_STS_ENDPOINT": "sts-vpc.cn-hangzhou.aliyuncs.com",
+        "CAMS_OPERATOR_OBSERVE_INTERVAL": "30m",
+        "CAMS_OPERATOR_OBSERVE_MIN_INTERVAL": "1m",
+        "CAMS_OPERATOR_SETTLE": "5m",
+        "CAMS_OPERATOR_OBSERVE_PAGE_SIZE": "50",
+        "CAMS_OPERATOR_LIST_QPS": "0.5",
+        "CAMS_OPERATOR_LIST_BURST": "2",
         "RUST_LOG": "info,cams_operator=debug",
         "HTTPS_PROXY": "http://proxy.internal.example.com:3128",
     }
@@ -306,6 +330,13 @@ def test_credentials_from_an_existing_secret():
      "credentials.rrsa.roleArn"),
     (["lendCredentialsTo={*,team-a}"], "lendCredentialsTo"),
     (["serviceAccount.create=false"], "serviceAccount.name"),
+    (["observe.pageSize=0"], "observe.pageSize"),
+    (["observe.pageSize=1001"], "observe.pageSize"),
+    (["observe.interval=forever"], "observe.interval"),
+    (["observe.interval=5"], "observe.interval"),
+    (["observe.minInterval=0"], "observe.minInterval"),
+    (["observe.listQps=-1"], "observe.listQps"),
+    (["observe.listBurst=0"], "observe.listBurst"),
 ])
 def test_bad_values_are_refused(sets, message):
     args = ["template", "cams", str(CHART), "--namespace", NS]

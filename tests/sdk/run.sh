@@ -9,6 +9,9 @@
 # - Uses ${CAMS_SIMULATOR_BIN:-target/debug/cams-simulator}; without CAMS_SIMULATOR_BIN it
 #   runs `cargo build -p cams-simulator` when the binary is absent or older than the sources
 #   (crates/cams-simulator).
+# - Uses ${CAMS_OPERATOR_BIN:-target/debug/cams-operator} (for `call --dry-run` and `call`
+#   checked against the SDK); without CAMS_OPERATOR_BIN it runs `cargo build --bin
+#   cams-operator` when the binary is absent or older than the sources (src/).
 # - Starts the simulator on a free loopback port, runs test_official_sdk.py with pytest, and
 #   stops the simulator on exit. Needs no stdin; works with CI=true.
 set -euo pipefail
@@ -58,6 +61,20 @@ else
 fi
 log "simulator binary $bin"
 
+# --- the operator binary ----------------------------------------------------------------------
+if [[ -n "${CAMS_OPERATOR_BIN:-}" ]]; then
+    operator_bin="$CAMS_OPERATOR_BIN"
+    [[ -x "$operator_bin" ]] || { log "CAMS_OPERATOR_BIN=$operator_bin is not an executable"; exit 1; }
+else
+    operator_bin="${CARGO_TARGET_DIR:-target}/debug/cams-operator"
+    if [[ ! -x "$operator_bin" ]] || [[ -n "$(find src Cargo.toml Cargo.lock -newer "$operator_bin" -print -quit 2>/dev/null)" ]]; then
+        log "building $operator_bin (cargo build --bin cams-operator)"
+        cargo build --quiet --bin cams-operator </dev/null
+    fi
+fi
+operator_bin="$(cd "$(dirname "$operator_bin")" && pwd)/$(basename "$operator_bin")"
+log "operator binary $operator_bin"
+
 # --- start it ---------------------------------------------------------------------------------
 work="$(mktemp -d)"
 sim_pid=""
@@ -106,6 +123,7 @@ log "$(head -n 1 "$work/stdout")"
 
 # --- the tests --------------------------------------------------------------------------------
 export CAMS_SIMULATOR_URL="http://127.0.0.1:$port"
+export CAMS_OPERATOR_BIN="$operator_bin"
 # Never send loopback traffic through a proxy.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"

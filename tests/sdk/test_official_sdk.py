@@ -1,12 +1,17 @@
-"""The official Alibaba Cloud SDK (alibabacloud-cams20200606) against cams-simulator.
+"""The official Alibaba Cloud SDK (alibabacloud-cams20200606) against cams-simulator, and
+against the operator's own signer.
 
 The SDK signs its own requests (V3 ACS3-HMAC-SHA256 by default, RPC HMAC-SHA1 with
 signature_algorithm="v2", an STS token with security_token=...), so every success here
 proves the simulator verifies real Alibaba signatures, and every SignatureDoesNotMatch
 proves it does not accept wrong ones. State changes are checked through the admin API.
 
-Run through tests/sdk/run.sh, which starts the simulator and sets CAMS_SIMULATOR_URL.
-Each test uses its own tenant (CustSpaceId) and access key.
+`cams-operator call --dry-run` is checked against the SDK's own parameter building and
+signing helpers (test_operator_dry_run_*), and a real `cams-operator call ListChatGroup`
+must list what the SDK lists.
+
+Run through tests/sdk/run.sh, which starts the simulator and sets CAMS_SIMULATOR_URL and
+CAMS_OPERATOR_BIN. Each test uses its own tenant (CustSpaceId) and access key.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import json
 import os
 import re
 import secrets
+import subprocess
+import types
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,6 +35,7 @@ from alibabacloud_tea_openapi.exceptions import (
     ThrottlingException,
 )
 from alibabacloud_tea_openapi.models import Config
+from alibabacloud_tea_openapi.utils import Utils, get_canonical_query_string
 
 BUSINESS_NUMBER = "8613800001234"
 MODES = ["v3", "rpc"]
@@ -226,8 +234,9 @@ def test_list_chat_group(tenant: Tenant, mode: str):
 
     calls = tenant.calls()
     assert {c["action"] for c in calls} == {"ListChatGroup"}
-    assert all(c["signatureScheme"] == mode for c in calls)
-    assert json.loads(calls[0]["params"]["Page"]) == {"Index": 1, "Size": 2}
+    # The simulator verified every signature; the SDK's Page model is one JSON parameter.
+    assert all(c["signatureScheme"] == mode and c["code"] == "OK" for c in calls)
+    assert calls[0]["params"]["Page"] == '{"Index":1,"Size":2}'
 
 
 # --- STS --------------------------------------------------------------------------------------
@@ -431,3 +440,225 @@ def test_throttling_carries_retry_after(tenant: Tenant):
         client.update_chat_group(req)
     err = expect_code(exc, "Throttling.User")
     assert err.retry_after == 2
+
+
+# --- the operator's signer (cams-operator call --dry-run) against the SDK's --------------------
+
+
+@pytest.fixture(scope="session")
+def operator_bin() -> str:
+    path = os.environ.get("CAMS_OPERATOR_BIN")
+    if not path:
+        pytest.fail("CAMS_OPERATOR_BIN is not set: run tests/sdk/run.sh")
+    return path
+
+
+def operator(operator_bin: str, args, env) -> subprocess.CompletedProcess:
+    # Nothing from the environment the tests run in may change the outcome.
+    return subprocess.run(
+        [operator_bin, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+class _Captured(Exception):
+    pass
+
+
+def sdk_query(action: str, request) -> dict:
+    """The query the official SDK builds for `request` (its business parameters, before
+    signing): the SDK's client with call_api replaced by a capture."""
+    client = Client(
+        Config(access_key_id="testid", access_key_secret="testsecret", endpoint="cams.ap-southeast-1.aliyuncs.com")
+    )
+    captured = {}
+
+    def capture(params, req, runtime):
+        captured["action"] = params.action
+        captured["query"] = dict(req.query)
+        raise _Captured()
+
+    client.call_api = capture
+    method = re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
+    with pytest.raises(_Captured):
+        getattr(client, method)(request)
+    assert captured["action"] == action
+    return captured["query"]
+
+
+NONCE = "3156853299f313e23d1673dc12e1703d"
+TIMESTAMP = "2025-01-01T00:00:00Z"
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+FILTER_SUBJECT = "Soporte técnico 中文 & ventas"
+
+# (action, the operator's --param values, the same request as the SDK's model)
+DRY_RUN_CASES = {
+    "update": (
+        "UpdateChatGroup",
+        {
+            "BusinessNumber": BUSINESS_NUMBER,
+            "CustSpaceId": "cams-test123",
+            "GroupId": "EA303TEST",
+            "Subject": SUBJECT,
+            "Description": DESCRIPTION,
+            "ProfilePictureFile": "https://example.com/img.jpg",
+        },
+        cams.UpdateChatGroupRequest(
+            business_number=BUSINESS_NUMBER,
+            cust_space_id="cams-test123",
+            group_id="EA303TEST",
+            subject=SUBJECT,
+            description=DESCRIPTION,
+            profile_picture_file="https://example.com/img.jpg",
+        ),
+    ),
+    "list": (
+        "ListChatGroup",
+        {"BusinessNumber": BUSINESS_NUMBER, "CustSpaceId": "cams-test123", "Page": '{"Index":1,"Size":20}'},
+        cams.ListChatGroupRequest(
+            business_number=BUSINESS_NUMBER,
+            cust_space_id="cams-test123",
+            page=cams.ListChatGroupRequestPage(index=1, size=20),
+        ),
+    ),
+    "list-filtered": (
+        "ListChatGroup",
+        {
+            "BusinessNumber": BUSINESS_NUMBER,
+            "CustSpaceId": "cams-test123",
+            "ChannelType": "WHATSAPP",
+            "GroupStatus": "ACTIVE",
+            "Page": '{"Index":3,"Size":100}',
+            "Subject": FILTER_SUBJECT,
+        },
+        cams.ListChatGroupRequest(
+            business_number=BUSINESS_NUMBER,
+            cust_space_id="cams-test123",
+            channel_type="WHATSAPP",
+            group_status="ACTIVE",
+            page=cams.ListChatGroupRequestPage(index=3, size=100),
+            subject=FILTER_SUBJECT,
+        ),
+    ),
+}
+
+
+def dry_run(operator_bin: str, action: str, params: dict, mode: str, token: str | None) -> dict:
+    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "testid", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testsecret"}
+    if token:
+        env["ALIBABA_CLOUD_SECURITY_TOKEN"] = token
+    args = ["call", action, "--dry-run", "--nonce", NONCE, "--timestamp", TIMESTAMP]
+    args += ["--signature", "v3" if mode == "v3" else "v1"]
+    for key, value in params.items():
+        args += ["--param", f"{key}={value}"]
+    out = operator(operator_bin, args, env)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def split_url(url: str):
+    base, _, query = url.partition("?")
+    pairs = [p.split("=", 1) for p in query.split("&")] if query else []
+    # The operator encodes spaces as %20, never "+": unquote, not unquote_plus.
+    return base, query, {urllib.parse.unquote(k): urllib.parse.unquote(v) for k, v in pairs}
+
+
+@pytest.mark.parametrize("with_token", [False, True], ids=["ak", "sts"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", list(DRY_RUN_CASES))
+def test_operator_dry_run_matches_the_sdk(operator_bin: str, case: str, mode: str, with_token: bool):
+    action, params, model = DRY_RUN_CASES[case]
+    token = "CAIS" + "x" * 20 if with_token else None
+    signed = dry_run(operator_bin, action, params, mode, token)
+    assert signed["method"] == "POST" and signed["body"] == ""
+    base, query, sent = split_url(signed["url"])
+    assert base == "https://cams.ap-southeast-1.aliyuncs.com/"
+    headers = signed["headers"]
+    assert headers["host"] == "cams.ap-southeast-1.aliyuncs.com"
+
+    business = sdk_query(action, model)
+    if action == "ListChatGroup":
+        # The SDK's Page model is the one JSON parameter the operator sends.
+        assert business["Page"] == params["Page"]
+    if mode == "v3":
+        # The parameters are exactly the SDK's, on the wire in canonical form.
+        assert sent == business
+        assert query == get_canonical_query_string(business)
+        signed_names = re.search(r"SignedHeaders=([^,]+)", headers["authorization"]).group(1).split(";")
+        assert headers["x-acs-action"] == action
+        assert headers["x-acs-date"] == TIMESTAMP and headers["x-acs-signature-nonce"] == NONCE
+        assert headers["x-acs-content-sha256"] == EMPTY_SHA256
+        assert ("x-acs-security-token" in signed_names) == with_token
+        request = types.SimpleNamespace(
+            pathname="/", method="POST", query=business, headers={h: headers[h] for h in signed_names}
+        )
+        expected = Utils.get_authorization(request, "ACS3-HMAC-SHA256", EMPTY_SHA256, "testid", "testsecret")
+        assert headers["authorization"] == expected
+    else:
+        signature = sent.pop("Signature")
+        common = {
+            "AccessKeyId": "testid",
+            "Action": action,
+            "Format": "JSON",
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": NONCE,
+            "SignatureVersion": "1.0",
+            "Timestamp": TIMESTAMP,
+            "Version": "2020-06-06",
+            **({"SecurityToken": token} if token else {}),
+        }
+        assert sent == {**common, **business}
+        assert query.rsplit("&Signature=", 1)[0] == get_canonical_query_string(sent)
+        assert signature == Utils.get_rpcsignature(sent, "POST", "testsecret")
+        assert "authorization" not in headers
+
+
+def test_operator_dry_run_reproduces_the_documented_update_vector(operator_bin: str):
+    """UpdateChatGroup with the parameters of signing.md's vector (computed with the SDK's
+    signing helper) gives its signature, through the binary as the README shows it."""
+    _, params, _ = DRY_RUN_CASES["update"]
+    params = {**params, "ChannelType": "WHATSAPP", "Subject": "Test subject",
+              "Description": "Hello world & 100% üñí"}
+    signed = dry_run(operator_bin, "UpdateChatGroup", params, "v3", None)
+    assert signed["headers"]["authorization"].endswith(
+        "Signature=e8fb5f348a31495d9e144f378c4470c3e925e127763bc9557300e16c8b285bb2"
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_operator_call_lists_what_the_sdk_lists(tenant: Tenant, operator_bin: str, mode: str):
+    for i in range(5):
+        subject = f"{FILTER_SUBJECT} {i}" if i % 2 else f"Other group {i}"
+        tenant.seed(f"G{i}", subject=subject, description=f"Line {i}")
+    page = cams.ListChatGroupRequestPage(index=1, size=20)
+    sdk = tenant.client(mode).list_chat_group(
+        cams.ListChatGroupRequest(
+            business_number=BUSINESS_NUMBER, cust_space_id=tenant.cust_space_id, page=page, subject=FILTER_SUBJECT
+        )
+    ).body
+    assert sdk.code == "OK" and sdk.data.total == 2
+
+    env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": tenant.access_key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": tenant.secret}
+    args = ["call", "ListChatGroup", "--endpoint", tenant.base_url, "--signature", "v3" if mode == "v3" else "v1"]
+    for key, value in {
+        "BusinessNumber": BUSINESS_NUMBER,
+        "CustSpaceId": tenant.cust_space_id,
+        "Page": '{"Index":1,"Size":20}',
+        "Subject": FILTER_SUBJECT,
+    }.items():
+        args += ["--param", f"{key}={value}"]
+    out = operator(operator_bin, args, env)
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["Code"] == "OK"
+    assert body["Data"]["Total"] == sdk.data.total
+    rows = [(g["GroupId"], g["Subject"], g["Description"]) for g in body["Data"]["List"]]
+    assert rows == [(g.group_id, g.subject, g.description) for g in sdk.data.list]
+    assert [r[0] for r in rows] == ["G1", "G3"]
+
+    calls = tenant.calls()
+    assert [c["code"] for c in calls] == ["OK", "OK"]
+    assert {c["signatureScheme"] for c in calls} == {mode}
+    sdk_call, operator_call = calls
+    assert operator_call["userAgent"].startswith("cams-operator/")
+    for name in ("BusinessNumber", "CustSpaceId", "Page", "Subject"):
+        assert operator_call["params"][name] == sdk_call["params"][name], name
