@@ -26,6 +26,9 @@ pub struct Caches {
     secrets: RwLock<Vec<Store<PartialObjectMeta<Secret>>>>,
     /// Per object: the last status this process wrote, until the watch brings it back.
     writes: Mutex<HashMap<Key, OwnWrite>>,
+    /// Objects re-queued from outside (a scan, another object) while no write of theirs was
+    /// recorded: a write recorded next must not be taken as the last word.
+    outside: Mutex<std::collections::HashSet<Key>>,
     /// Per object: a judged status whose write failed after a CAMS call; it is written again
     /// (with backoff) instead of calling CAMS again.
     unwritten: Mutex<HashMap<Key, Unwritten>>,
@@ -170,10 +173,14 @@ impl Blocker {
 impl Caches {
     /// How `obj` relates to this process's last status write for it.
     pub fn freshness(&self, obj: &ChatGroup) -> Freshness {
+        let key = key_of(obj);
+        // This reconcile reads everything afresh: an earlier outside re-queue is served.
+        if let Ok(mut outside) = self.outside.lock() {
+            outside.remove(&key);
+        }
         let Ok(mut writes) = self.writes.lock() else {
             return Freshness::Current;
         };
-        let key = key_of(obj);
         let Some(own) = writes.get(&key) else {
             return Freshness::Current;
         };
@@ -215,12 +222,18 @@ impl Caches {
     }
 
     /// Marks that what `namespace/name`'s last decision rested on outside the object changed
-    /// (an inventory re-queued it): its next reconcile decides afresh even if the cached
-    /// object is this process's own write.
+    /// (a scan or another object re-queued it): its next reconcile decides afresh even if the
+    /// cached object is this process's own write — also a write still being made now.
     pub fn outside_change(&self, namespace: &str, name: &str) {
+        let key = (namespace.to_string(), name.to_string());
         if let Ok(mut writes) = self.writes.lock() {
-            if let Some(own) = writes.get_mut(&(namespace.to_string(), name.to_string())) {
-                own.stale_decision = true;
+            match writes.get_mut(&key) {
+                Some(own) => own.stale_decision = true,
+                None => {
+                    if let Ok(mut pending) = self.outside.lock() {
+                        pending.insert(key);
+                    }
+                }
             }
         }
     }
@@ -248,15 +261,21 @@ impl Caches {
             Requeue::After(d) => Some(Instant::now() + d),
             Requeue::OnChange => None,
         };
+        let key = key_of(obj);
+        let stale_decision = self
+            .outside
+            .lock()
+            .map(|mut o| o.remove(&key))
+            .unwrap_or(false);
         if let Ok(mut writes) = self.writes.lock() {
             writes.insert(
-                key_of(obj),
+                key,
                 OwnWrite {
                     resource_version,
                     status: status.clone(),
                     wake_at,
                     decided_on: Decided::of(obj),
-                    stale_decision: false,
+                    stale_decision,
                 },
             );
         }
@@ -295,6 +314,9 @@ impl Caches {
     pub fn clear(&self) {
         if let Ok(mut list) = self.chatgroups.write() {
             list.clear();
+        }
+        if let Ok(mut outside) = self.outside.lock() {
+            outside.clear();
         }
         if let Ok(mut list) = self.secrets.write() {
             list.clear();

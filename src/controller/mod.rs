@@ -235,9 +235,6 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Summary, 
             observation: observation.as_ref().map(|o| &o.verdict),
         },
     );
-    if let Some(observation) = &observation {
-        await_scan(&obj, observation, wrote_to_cams, ctx);
-    }
     if outcome.row() == Some(Row::Credentials) && !ctx.caches.watches_secrets() {
         judgement.requeue = cap(judgement.requeue, SECRET_RECHECK);
     }
@@ -249,6 +246,10 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Summary, 
         .then(|| judgement.status.request_id.clone())
         .flatten();
     let mut done = finish(&obj, &namespace, judgement, outcome.called(), ctx).await?;
+    // After the status write is recorded, so that the scan's re-queue finds it.
+    if let Some(observation) = &observation {
+        await_scan(&obj, observation, wrote_to_cams, ctx);
+    }
     if done.label != ReconcileLabel::StatusNotRecorded {
         done.label = label;
     }

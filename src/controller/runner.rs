@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::channel::mpsc::UnboundedReceiver;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::PartialObjectMeta;
@@ -48,7 +48,7 @@ pub async fn run(
     };
     let term = shutdown.child_token();
     let _stop_term = term.clone().drop_guard();
-    let mut observed = observer_for_term(&ctx, &namespaces, term.clone());
+    let (requeue, mut observed) = requeue_router(&ctx, &namespaces, term.clone());
     // How many ChatGroup watches finished their first list. Readiness waits on this, not on
     // Store::wait_until_ready: kube's store wakes only the last of several waiters, and the
     // controller itself waits on it too.
@@ -59,6 +59,7 @@ pub async fn run(
         .map(|ns| {
             let parts = NamespaceWatch {
                 observed: observed.remove(&ns),
+                requeue: requeue.clone(),
                 ctx: ctx.clone(),
                 namespace: ns,
                 scope: &scope,
@@ -83,19 +84,23 @@ pub async fn run(
     }
 }
 
-/// Installs a new observer for the term and returns, per watched namespace, the stream of
-/// objects its scans re-queue (a scan's changed rows are routed to their namespace's
-/// controller).
-fn observer_for_term(
+/// Objects re-queued from outside their own watch event, by namespace.
+type Requeues = std::collections::HashMap<Option<String>, UnboundedReceiver<ObjectRef<ChatGroup>>>;
+
+/// Installs a new observer for the term and routes every re-queue that does not come from an
+/// object's own watch event — a scan's changed rows, an object sharing a group appearing or
+/// leaving — to the controller of the object's namespace. Returns the sender for those
+/// re-queues and, per watched namespace, the stream its controller reconciles.
+fn requeue_router(
     ctx: &Arc<Context>,
     namespaces: &[Option<String>],
     term: CancellationToken,
-) -> std::collections::HashMap<Option<String>, UnboundedReceiver<ObjectRef<ChatGroup>>> {
+) -> (UnboundedSender<ObjectRef<ChatGroup>>, Requeues) {
     let (trigger_tx, mut trigger_rx) = futures::channel::mpsc::unbounded();
     let observer = crate::observe::observer::Observer::new(
         ctx.observe,
         ctx.lister.clone(),
-        trigger_tx,
+        trigger_tx.clone(),
         term.clone(),
         ctx.metrics.clone(),
     );
@@ -124,13 +129,15 @@ fn observer_for_term(
             }
         }
     });
-    receivers
+    (trigger_tx, receivers)
 }
 
 /// The watches and the controller of one namespace (or of the cluster).
 struct NamespaceWatch<'a> {
-    /// Objects the inventories re-queue.
+    /// Objects re-queued from outside their watch events (scans, siblings), this namespace's.
     observed: Option<UnboundedReceiver<ObjectRef<ChatGroup>>>,
+    /// Where to send re-queues of objects sharing a group (routed to their namespace).
+    requeue: UnboundedSender<ObjectRef<ChatGroup>>,
     ctx: Arc<Context>,
     namespace: Option<String>,
     scope: &'a WatchScope,
@@ -162,7 +169,7 @@ impl NamespaceWatch<'_> {
         // the group index follows the watch, and objects sharing a group with one that
         // appeared or went away are re-queued.
         let (store, writer) = reflector::store();
-        let (siblings_tx, siblings_rx) = futures::channel::mpsc::unbounded();
+        let siblings_tx = self.requeue.clone();
         let indexer = self.ctx.clone();
         let synced = self.synced.clone();
         let mut first_list = true;
@@ -192,8 +199,7 @@ impl NamespaceWatch<'_> {
             });
         let mut controller = Controller::for_stream(events, store.clone())
             .with_config(ControllerConfig::default().concurrency(concurrency))
-            .trigger_backoff(WatchBackoff::default())
-            .reconcile_on(siblings_rx);
+            .trigger_backoff(WatchBackoff::default());
         if let Some(observed) = self.observed.take() {
             controller = controller.reconcile_on(observed);
         }

@@ -325,6 +325,17 @@ where
         Ok(rows)
     }
 
+    /// What every member's view of this inventory rests on: a change re-queues them all.
+    fn condition_of(&self, inventory: &Inventory, now: Instant) -> Condition {
+        if inventory.is_first_scan_pending() {
+            Condition::Pending
+        } else if inventory.health(now, &self.settings).is_ok() {
+            Condition::Usable
+        } else {
+            Condition::Unavailable
+        }
+    }
+
     /// Records a scan's result and returns the members to re-queue.
     fn apply(
         &self,
@@ -335,7 +346,7 @@ where
     ) -> Vec<M> {
         let mut state = lock(&account.state);
         let now = Instant::now();
-        let healthy_before = state.inventory.health(now, &self.settings).is_ok();
+        let before = self.condition_of(&state.inventory, now);
         let mut touched_members: HashSet<M> = HashSet::new();
         let touched = match result {
             Ok(rows) => {
@@ -364,12 +375,12 @@ where
                 Vec::new()
             }
         };
-        let healthy_after = state.inventory.health(now, &self.settings).is_ok();
-        if healthy_before != healthy_after {
+        let after = self.condition_of(&state.inventory, now);
+        if before != after {
             // Every member's InSync changes (data appeared, or became unavailable).
             let mut all: HashSet<M> = state.members.values().flatten().cloned().collect();
             all.extend(touched_members);
-            if !healthy_after {
+            if after == Condition::Unavailable {
                 // The credentials may have been rotated: members register again (reading
                 // their credentials afresh) at their next reconcile.
                 drop(state);
@@ -389,6 +400,17 @@ where
         );
         touched_members.into_iter().collect()
     }
+}
+
+/// The state of an inventory as its members see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Condition {
+    /// No scan has completed or failed yet.
+    Pending,
+    /// Its data can be relied on.
+    Usable,
+    /// Refused, failing, or too old.
+    Unavailable,
 }
 
 /// Whether ListChatGroup itself is refused (credentials, permission, the operator's settings)

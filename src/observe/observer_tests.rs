@@ -301,3 +301,18 @@ async fn a_wrong_secret_for_the_same_key_never_takes_the_scans_away_and_a_rotate
         observer.view(&key(), "G0")
     );
 }
+
+#[tokio::test]
+async fn a_first_scan_that_is_refused_requeues_the_members_to_report_it() {
+    let lister = Arc::new(FakeLister {
+        rows: StdMutex::new(rows(1)),
+        report_total: true,
+        refuse: true.into(),
+        ..Default::default()
+    });
+    let (observer, mut rx) = observer(lister.clone(), settings(100));
+    observer.register("ns/a".into(), key(), "G0", credentials());
+    assert_eq!(observer.view(&key(), "G0"), View::Pending);
+    assert_eq!(next(&mut rx).await, "ns/a");
+    assert!(matches!(observer.view(&key(), "G0"), View::Unavailable(_)));
+}
