@@ -153,6 +153,11 @@ pub(super) fn record(
     now: DateTime<Utc>,
     status: &mut ChatGroupStatus,
 ) {
+    if verdict.in_sync == InSync::Pending && !matches!(outcome, Outcome::Accepted { .. }) {
+        // The first scan after a start will re-queue the object: until then what status
+        // says stands (a restart writes nothing).
+        return;
+    }
     status.group_id = Some(obj.spec.group_id.clone());
     if let Some(at_provider) = &verdict.at_provider {
         status.at_provider = Some(at_provider.clone());
@@ -182,8 +187,6 @@ pub(super) fn record(
         _ => status.drift.take(),
     };
     if verdict.in_sync == InSync::Pending {
-        // The first scan after a start will re-queue the object: until then what status
-        // says stands (a restart writes nothing).
         return;
     }
     let manage = obj.spec.management_policy.is_manage();

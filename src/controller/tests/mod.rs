@@ -17,6 +17,7 @@ mod credentials;
 mod first_apply;
 mod kube_errors;
 mod no_op_changes;
+mod observation;
 mod outcomes;
 mod paused;
 mod scheduling;

@@ -270,7 +270,8 @@ async fn drift_that_keeps_coming_back_stalls_after_three_corrections() {
     assert!(calls[1..]
         .iter()
         .all(|c| c.param("Subject") == Some("Mine")));
-    // A new reconcile token is a person acting: one more correction.
+    // A new reconcile token is a person acting: the spec is applied again and corrections
+    // start over, up to three, before it stalls again.
     world
         .annotate(
             "persist",
@@ -279,10 +280,24 @@ async fn drift_that_keeps_coming_back_stalls_after_three_corrections() {
         )
         .await;
     world
-        .expect_calls("UpdateChatGroup", 5, Duration::from_secs(3))
+        .wait_for(
+            "persist",
+            "Stalled DriftPersists again",
+            Duration::from_secs(60),
+            |o| {
+                reason(o, "Stalled").as_deref() == Some("DriftPersists")
+                    && o.status
+                        .as_ref()
+                        .and_then(|s| s.last_handled_reconcile_at.as_deref())
+                        == Some("try-again")
+            },
+        )
+        .await;
+    world
+        .expect_calls("UpdateChatGroup", 8, Duration::from_secs(6))
         .await;
     operator.stop().await;
-    println!("drift that keeps coming back: 3 corrections, then Stalled DriftPersists and no call");
+    println!("drift that keeps coming back: 3 corrections, then Stalled DriftPersists and no call; a token starts over");
 }
 
 #[tokio::test]
