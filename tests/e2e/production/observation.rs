@@ -16,6 +16,10 @@ use serde_json::json;
 
 use crate::harness::{condition, reason, Deadline, World};
 
+/// A group's invite link (anyone holding it joins the group) and its secret part.
+const INVITE_LINK: &str = "https://chat.whatsapp.com/InviteSecretKx9Q2";
+const INVITE_SECRET: &str = "InviteSecretKx9Q2";
+
 /// Scans every 3 s (a forced one 500 ms after a write at most) and a 2 s settle window.
 const FAST: [&str; 6] = [
     "--observe-interval",
@@ -382,13 +386,11 @@ async fn a_suspended_group_is_not_ready_until_a_scan_lists_it_active() {
 #[tokio::test]
 async fn observe_only_never_writes_across_edits_restarts_and_drift() {
     let world = World::new("observe").await;
-    world
-        .sim
-        .add_groups(&[
-            GroupSeed::new(&world.tenant, BUSINESS_NUMBER, "EA303OBS").with_subject("Remote")
-        ])
-        .await
-        .expect("seed");
+    // The group has an invite link: a capability, never to be shown anywhere.
+    let mut seed =
+        GroupSeed::new(&world.tenant, BUSINESS_NUMBER, "EA303OBS").with_subject("Remote");
+    seed.invite_link = Some(INVITE_LINK.into());
+    world.sim.add_groups(&[seed]).await.expect("seed");
     let mut operator = world.operator(&FAST);
     let cg = world
         .chatgroup("obs", "EA303OBS")
@@ -447,7 +449,21 @@ async fn observe_only_never_writes_across_edits_restarts_and_drift() {
         sim_group(&world, "EA303OBS").await.subject.as_deref(),
         Some("Remote 2")
     );
+    // The link shows only as "present": not in status, events or the operator's log.
+    let obj = world.get("obs").await;
+    let at_provider = obj.status.as_ref().and_then(|s| s.at_provider.clone());
+    assert_eq!(at_provider.and_then(|a| a.invite_link_present), Some(true));
+    let status = serde_json::to_string(&obj.status).unwrap_or_default();
+    assert!(!status.contains(INVITE_SECRET), "{status}");
+    let events = world
+        .kubectl(&["get", "events", "-n", &world.ns, "-o", "json"])
+        .await;
+    assert!(!String::from_utf8_lossy(&events.stdout).contains(INVITE_SECRET));
     operator.stop().await;
+    assert!(
+        !operator.logs().contains(INVITE_SECRET),
+        "the invite link is in the log"
+    );
     println!("observe-only: edits, a token, a restart and drift; 0 write calls");
 }
 
@@ -541,4 +557,31 @@ async fn a_refused_list_falls_back_to_ready_on_acceptance() {
     assert_eq!(calls.len(), 2, "{calls:#?}");
     operator.stop().await;
     println!("ListChatGroup refused: InSync Unknown ObservationUnavailable, Ready on acceptance");
+}
+
+#[tokio::test]
+async fn observation_off_makes_no_list_call_and_keeps_round_one_readiness() {
+    let world = World::new("obsoff").await;
+    let mut operator = world.operator(&["--observe-interval", "0"]);
+    world
+        .create_group("off", "EA303OFF", |b| b.subject(Some("Unobserved")))
+        .await;
+    let obj = world
+        .wait_for(
+            "off",
+            "Ready, InSync Unknown",
+            Duration::from_secs(30),
+            |o| {
+                condition(o, "Ready").as_deref() == Some("True")
+                    && in_sync(o).as_deref() == Some("ObservationDisabled")
+            },
+        )
+        .await;
+    assert_eq!(condition(&obj, "InSync").as_deref(), Some("Unknown"));
+    assert!(obj.status.as_ref().is_some_and(|s| s.at_provider.is_none()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let lists = world.calls("ListChatGroup").await;
+    assert!(lists.is_empty(), "{lists:#?}");
+    operator.stop().await;
+    println!("--observe-interval 0: Ready on acceptance, InSync Unknown ObservationDisabled, 0 ListChatGroup calls");
 }
