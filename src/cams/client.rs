@@ -9,14 +9,24 @@ use super::credentials::Credentials;
 use super::endpoint::{Endpoint, EndpointPolicy};
 use super::env::non_blank;
 use super::error::{CamsError, ErrorClass};
-use super::groups::{GroupPage, ListChatGroup, UpdateChatGroup};
+use super::groups::{
+    AddChatGroup, AddChatGroupInviteLink, AddedGroup, AddedInviteLink, DeleteChatGroup,
+    DeleteChatGroupInviteLink, GroupPage, ListChatGroup, UpdateChatGroup,
+};
 use super::ratelimit::{BucketKey, RateLimit, RateLimiter};
 use super::redact::Scrubber;
 use super::request::{sign_request, Freshness, RequestSpec, SignatureVersion, SignedRequest};
 use super::response::{parse_http_date, parse_retry_after, Envelope, Response};
 
 /// The CAMS group operations the operator uses, behind a trait so the reconciler can be
-/// tested with a mock. Each method is idempotent for the same input.
+/// tested with a mock. Every method goes through [`CamsClient::call`]: the same envelope
+/// handling, error classes, freshness retry and rate limiting (a bucket per action).
+///
+/// `update_chat_group`, `list_chat_group`, `delete_chat_group` and
+/// `delete_chat_group_invite_link` can be repeated with the same input. `add_chat_group`
+/// **cannot** (each accepted call creates one more group) and `add_chat_group_invite_link`
+/// resets the link each time: a caller must not repeat them after an uncertain outcome
+/// ([`CamsError::may_have_reached_cams`]) without first looking at the groups.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ChatGroupApi: Send + Sync {
@@ -36,6 +46,40 @@ pub trait ChatGroupApi: Send + Sync {
         credentials: &Credentials,
         request: &ListChatGroup,
     ) -> Result<GroupPage, CamsError>;
+
+    /// Sends `AddChatGroup`. The answer carries the `UniqueCode` (`None` when CAMS left it
+    /// out), never a GroupId: find the new group with `ListChatGroup`.
+    async fn add_chat_group(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &AddChatGroup,
+    ) -> Result<AddedGroup, CamsError>;
+
+    /// Sends `DeleteChatGroup`. An unknown group is [`CamsError::is_group_not_found`].
+    async fn delete_chat_group(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &DeleteChatGroup,
+    ) -> Result<Response, CamsError>;
+
+    /// Sends `AddChatGroupInviteLink`. The link is returned as a secret and masked in the
+    /// returned response; it never appears in `Debug` output or errors.
+    async fn add_chat_group_invite_link(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &AddChatGroupInviteLink,
+    ) -> Result<AddedInviteLink, CamsError>;
+
+    /// Sends `DeleteChatGroupInviteLink`.
+    async fn delete_chat_group_invite_link(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &DeleteChatGroupInviteLink,
+    ) -> Result<Response, CamsError>;
 }
 
 /// How the client talks to CAMS.
@@ -435,6 +479,70 @@ impl ChatGroupApi for CamsClient {
             status: response.status,
         })
     }
+
+    async fn add_chat_group(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &AddChatGroup,
+    ) -> Result<AddedGroup, CamsError> {
+        let response = self
+            .call(
+                AddChatGroup::ACTION,
+                &request.params(),
+                region.as_deref(),
+                credentials,
+            )
+            .await?;
+        Ok(AddedGroup::from_response(response))
+    }
+
+    async fn delete_chat_group(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &DeleteChatGroup,
+    ) -> Result<Response, CamsError> {
+        self.call(
+            DeleteChatGroup::ACTION,
+            &request.params(),
+            region.as_deref(),
+            credentials,
+        )
+        .await
+    }
+
+    async fn add_chat_group_invite_link(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &AddChatGroupInviteLink,
+    ) -> Result<AddedInviteLink, CamsError> {
+        let response = self
+            .call(
+                AddChatGroupInviteLink::ACTION,
+                &request.params(),
+                region.as_deref(),
+                credentials,
+            )
+            .await?;
+        Ok(AddedInviteLink::from_response(response))
+    }
+
+    async fn delete_chat_group_invite_link(
+        &self,
+        region: Option<String>,
+        credentials: &Credentials,
+        request: &DeleteChatGroupInviteLink,
+    ) -> Result<Response, CamsError> {
+        self.call(
+            DeleteChatGroupInviteLink::ACTION,
+            &request.params(),
+            region.as_deref(),
+            credentials,
+        )
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -448,3 +556,7 @@ mod tests;
 #[cfg(test)]
 #[path = "client_list_tests.rs"]
 mod list_tests;
+
+#[cfg(test)]
+#[path = "client_lifecycle_tests.rs"]
+mod lifecycle_tests;

@@ -6,6 +6,14 @@ use chrono::{DateTime, Utc};
 
 use super::response::Envelope;
 
+/// The `Code` taken to mean "no such group" (an unknown GroupId in `UpdateChatGroup`,
+/// `DeleteChatGroup`, the invite-link actions ...).
+///
+/// **An assumption:** CAMS documents no group-specific error code. This is the code
+/// cams-simulator answers; it is kept here, in one place, so that a different real code
+/// needs one change. Matched exactly (case-sensitive), and only as a CAMS error answer.
+pub const GROUP_NOT_EXIST_CODE: &str = "InvalidParameter.GroupNotExist";
+
 /// How an outcome is handled; one value per row of the contract's outcome table that a CAMS
 /// call can produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -175,6 +183,14 @@ impl CamsError {
         }
     }
 
+    /// Whether CAMS answered that the group does not exist ([`GROUP_NOT_EXIST_CODE`], an
+    /// assumption: see there). Such an answer is also [`ErrorClass::Terminal`]; this tells
+    /// it apart from other terminal answers (a `DeleteChatGroup` of a group that is already
+    /// gone has reached its goal).
+    pub fn is_group_not_found(&self) -> bool {
+        matches!(self, Self::Api { code, .. } if code == GROUP_NOT_EXIST_CODE)
+    }
+
     /// The envelope CAMS sent, if it sent one.
     pub fn envelope(&self) -> Option<&Envelope> {
         match self {
@@ -261,6 +277,23 @@ mod tests {
             api("MissingParameter", Some(Duration::from_secs(1))).class(),
             ErrorClass::Terminal
         );
+    }
+
+    #[test]
+    fn only_the_group_not_exist_answer_means_the_group_is_gone() {
+        let gone = api("InvalidParameter.GroupNotExist", None);
+        assert!(gone.is_group_not_found());
+        assert_eq!(gone.class(), ErrorClass::Terminal);
+        for other in [
+            api("InvalidParameter.ChannelTypeNotSupport", None),
+            api("invalidparameter.groupnotexist", None),
+            api("InvalidParameter.GroupNotExist.Extra", None),
+            api("InternalError", None),
+            CamsError::Transport("InvalidParameter.GroupNotExist".into()),
+            CamsError::Undecodable { status: 404 },
+        ] {
+            assert!(!other.is_group_not_found(), "{other:?}");
+        }
     }
 
     #[test]

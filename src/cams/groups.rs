@@ -1,9 +1,32 @@
 //! The group actions the operator sends, as typed requests that turn into parameters, and
-//! the typed answer of `ListChatGroup`.
+//! their typed answers (`ListChatGroup`'s page, `AddChatGroup`'s UniqueCode,
+//! `AddChatGroupInviteLink`'s link).
 
 use std::fmt;
 
 use serde_json::{Map, Value};
+
+use super::redact::SecretString;
+use super::response::Response;
+
+/// The parameters of a request: the required ones, then the optional ones that are `Some`,
+/// sorted by name.
+fn sorted_params(
+    required: &[(&str, &String)],
+    optional: &[(&str, &Option<String>)],
+) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> = required
+        .iter()
+        .map(|(name, value)| (name.to_string(), (*value).clone()))
+        .collect();
+    for (name, value) in optional {
+        if let Some(value) = value {
+            params.push((name.to_string(), value.clone()));
+        }
+    }
+    params.sort();
+    params
+}
 
 /// `UpdateChatGroup`: only the optional fields that are `Some` are sent and changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,24 +53,156 @@ impl UpdateChatGroup {
 
     /// The parameters to send, sorted by name.
     pub fn params(&self) -> Vec<(String, String)> {
-        let mut params = vec![
-            ("BusinessNumber".to_string(), self.business_number.clone()),
-            ("CustSpaceId".to_string(), self.cust_space_id.clone()),
-            ("GroupId".to_string(), self.group_id.clone()),
-        ];
-        let optional = [
-            ("ChannelType", &self.channel_type),
-            ("Description", &self.description),
-            ("ProfilePictureFile", &self.profile_picture_file),
-            ("Subject", &self.subject),
-        ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                params.push((name.to_string(), value.clone()));
+        sorted_params(
+            &[
+                ("BusinessNumber", &self.business_number),
+                ("CustSpaceId", &self.cust_space_id),
+                ("GroupId", &self.group_id),
+            ],
+            &[
+                ("ChannelType", &self.channel_type),
+                ("Description", &self.description),
+                ("ProfilePictureFile", &self.profile_picture_file),
+                ("Subject", &self.subject),
+            ],
+        )
+    }
+}
+
+/// `AddChatGroup`: creates a group. Not idempotent: sending it twice creates two groups, and
+/// CAMS has no idempotency token. The answer carries a `UniqueCode`, never a GroupId: the
+/// new group is found afterwards with `ListChatGroup` (it lists `CREATING` first).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddChatGroup {
+    /// `BusinessNumber` (required): the WhatsApp business number, digits only.
+    pub business_number: String,
+    /// `CustSpaceId` (required): the CAMS customer space.
+    pub cust_space_id: String,
+    /// `ChannelType`, e.g. `WHATSAPP`.
+    pub channel_type: Option<String>,
+    /// `Subject`: the group's name as members see it.
+    pub subject: Option<String>,
+    /// `Description`.
+    pub description: Option<String>,
+}
+
+impl AddChatGroup {
+    /// The CAMS action name.
+    pub const ACTION: &'static str = "AddChatGroup";
+
+    /// The parameters to send, sorted by name.
+    pub fn params(&self) -> Vec<(String, String)> {
+        sorted_params(
+            &[
+                ("BusinessNumber", &self.business_number),
+                ("CustSpaceId", &self.cust_space_id),
+            ],
+            &[
+                ("ChannelType", &self.channel_type),
+                ("Description", &self.description),
+                ("Subject", &self.subject),
+            ],
+        )
+    }
+}
+
+/// The identity of one group and its channel: the whole request of `DeleteChatGroup`,
+/// `AddChatGroupInviteLink` and `DeleteChatGroupInviteLink`.
+macro_rules! group_action {
+    ($(#[$doc:meta])* $name:ident, $action:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct $name {
+            /// `BusinessNumber` (required): the WhatsApp business number, digits only.
+            pub business_number: String,
+            /// `CustSpaceId` (required): the CAMS customer space.
+            pub cust_space_id: String,
+            /// `GroupId` (required): the group.
+            pub group_id: String,
+            /// `ChannelType`, e.g. `WHATSAPP`.
+            pub channel_type: Option<String>,
+        }
+
+        impl $name {
+            /// The CAMS action name.
+            pub const ACTION: &'static str = $action;
+
+            /// The parameters to send, sorted by name.
+            pub fn params(&self) -> Vec<(String, String)> {
+                sorted_params(
+                    &[
+                        ("BusinessNumber", &self.business_number),
+                        ("CustSpaceId", &self.cust_space_id),
+                        ("GroupId", &self.group_id),
+                    ],
+                    &[("ChannelType", &self.channel_type)],
+                )
             }
         }
-        params.sort();
-        params
+    };
+}
+
+group_action!(
+    /// `DeleteChatGroup`: deletes the group (it cannot be undone). CAMS may list it
+    /// `DELETING` for a while before it disappears.
+    DeleteChatGroup,
+    "DeleteChatGroup"
+);
+
+group_action!(
+    /// `AddChatGroupInviteLink`: gives the group an invite link; on a group that has one it
+    /// resets it (a new link; the old one stops working). Not idempotent for that reason.
+    AddChatGroupInviteLink,
+    "AddChatGroupInviteLink"
+);
+
+group_action!(
+    /// `DeleteChatGroupInviteLink`: removes the group's invite link.
+    DeleteChatGroupInviteLink,
+    "DeleteChatGroupInviteLink"
+);
+
+/// `AddChatGroup`'s successful answer: the response (envelope and body) and its `UniqueCode`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedGroup {
+    /// The whole answer, as every action returns it.
+    pub response: Response,
+    /// `UniqueCode`; `None` when CAMS left it out (the create was still accepted: find the
+    /// group with `ListChatGroup`).
+    pub unique_code: Option<String>,
+}
+
+impl AddedGroup {
+    /// Reads `UniqueCode` (a string, or a number as its text) from a successful answer.
+    pub fn from_response(response: Response) -> Self {
+        let unique_code = text(response.body.get("UniqueCode")).filter(|c| !c.is_empty());
+        Self {
+            response,
+            unique_code,
+        }
+    }
+}
+
+/// `AddChatGroupInviteLink`'s successful answer. The link is a capability (anyone holding it
+/// joins the group): it is kept as a [`SecretString`] only, so `Debug` prints `***`, and it
+/// is masked everywhere in `response` (its `body` and envelope).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedInviteLink {
+    /// The whole answer, with the link masked as `***`.
+    pub response: Response,
+    /// `InviteLink`; `None` when CAMS answered OK without one (the current link is then the
+    /// `InviteLink` of the group's `ListChatGroup` row).
+    pub invite_link: Option<SecretString>,
+}
+
+impl AddedInviteLink {
+    /// Takes `InviteLink` out of a successful answer and masks it in the rest.
+    pub fn from_response(mut response: Response) -> Self {
+        let invite_link = response.take_secret("InviteLink");
+        Self {
+            response,
+            invite_link,
+        }
     }
 }
 
@@ -332,6 +487,121 @@ mod tests {
                 "Subject=VIP 中文",
             ]
         );
+    }
+
+    fn wire(params: Vec<(String, String)>) -> Vec<String> {
+        params
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+
+    #[test]
+    fn add_sends_the_identity_and_only_the_set_fields() {
+        let bare = AddChatGroup {
+            business_number: "86".into(),
+            cust_space_id: "cs".into(),
+            ..Default::default()
+        };
+        assert_eq!(wire(bare.params()), ["BusinessNumber=86", "CustSpaceId=cs"]);
+        let full = AddChatGroup {
+            channel_type: Some("WHATSAPP".into()),
+            subject: Some("VIP 中文".into()),
+            description: Some(String::new()),
+            ..bare
+        };
+        assert_eq!(
+            wire(full.params()),
+            [
+                "BusinessNumber=86",
+                "ChannelType=WHATSAPP",
+                "CustSpaceId=cs",
+                "Description=",
+                "Subject=VIP 中文",
+            ]
+        );
+        assert_eq!(AddChatGroup::ACTION, "AddChatGroup");
+    }
+
+    #[test]
+    fn the_group_actions_send_the_identity_and_the_channel() {
+        let expected = ["BusinessNumber=86", "CustSpaceId=cs", "GroupId=G"];
+        let with_channel = [
+            "BusinessNumber=86",
+            "ChannelType=WHATSAPP",
+            "CustSpaceId=cs",
+            "GroupId=G",
+        ];
+        macro_rules! check {
+            ($t:ident, $action:literal) => {
+                let req = $t {
+                    business_number: "86".into(),
+                    cust_space_id: "cs".into(),
+                    group_id: "G".into(),
+                    channel_type: None,
+                };
+                assert_eq!(wire(req.params()), expected);
+                let req = $t {
+                    channel_type: Some("WHATSAPP".into()),
+                    ..req
+                };
+                assert_eq!(wire(req.params()), with_channel);
+                assert_eq!($t::ACTION, $action);
+            };
+        }
+        check!(DeleteChatGroup, "DeleteChatGroup");
+        check!(AddChatGroupInviteLink, "AddChatGroupInviteLink");
+        check!(DeleteChatGroupInviteLink, "DeleteChatGroupInviteLink");
+    }
+
+    fn ok(body: Value) -> Response {
+        Response {
+            status: 200,
+            envelope: super::super::response::Envelope::decode(body.to_string().as_bytes())
+                .unwrap(),
+            retry_after: None,
+            server_date: None,
+            body,
+        }
+    }
+
+    #[test]
+    fn added_group_reads_the_unique_code_leniently() {
+        let added = AddedGroup::from_response(ok(
+            serde_json::json!({"Code":"OK","RequestId":"R","UniqueCode":"8938abc"}),
+        ));
+        assert_eq!(added.unique_code.as_deref(), Some("8938abc"));
+        assert_eq!(added.response.envelope.request_id.as_deref(), Some("R"));
+        let number = AddedGroup::from_response(ok(serde_json::json!({"UniqueCode":8938})));
+        assert_eq!(number.unique_code.as_deref(), Some("8938"));
+        for body in [
+            serde_json::json!({"Code":"OK"}),
+            serde_json::json!({"UniqueCode":null}),
+            serde_json::json!({"UniqueCode":""}),
+            serde_json::json!({"UniqueCode":{"x":1}}),
+        ] {
+            assert_eq!(
+                AddedGroup::from_response(ok(body.clone())).unique_code,
+                None,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_added_invite_link_is_a_secret_and_masked_in_the_response() {
+        let added = AddedInviteLink::from_response(ok(serde_json::json!({
+            "Code":"OK","RequestId":"R","InviteLink":"https://chat.whatsapp.com/SECRETCODE"
+        })));
+        assert_eq!(
+            added.invite_link.as_ref().map(SecretString::expose),
+            Some("https://chat.whatsapp.com/SECRETCODE")
+        );
+        let shown = format!("{added:?} {added:#?} {}", added.response.body);
+        assert!(!shown.contains("SECRETCODE"), "{shown}");
+        assert_eq!(added.response.body["InviteLink"], "***");
+        let none = AddedInviteLink::from_response(ok(serde_json::json!({"Code":"OK"})));
+        assert!(none.invite_link.is_none());
     }
 
     fn decode(body: &str) -> Option<GroupPage> {

@@ -27,7 +27,10 @@ pub use client::{
 };
 pub use credentials::Credentials;
 pub use endpoint::{is_region_id, Endpoint, EndpointPolicy, Scheme};
-pub use error::{CamsError, ErrorClass};
-pub use groups::{GroupPage, ListChatGroup, ListedGroup, UpdateChatGroup};
+pub use error::{CamsError, ErrorClass, GROUP_NOT_EXIST_CODE};
+pub use groups::{
+    AddChatGroup, AddChatGroupInviteLink, AddedGroup, AddedInviteLink, DeleteChatGroup,
+    DeleteChatGroupInviteLink, GroupPage, ListChatGroup, ListedGroup, UpdateChatGroup,
+};
 pub use ratelimit::RateLimit;
 pub use response::{Envelope, Response};

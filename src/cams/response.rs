@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::redact::{Scrubber, SecretString, MASK};
+
 /// The fields every CAMS response carries (`Result` for the update/delete actions), kept
 /// exactly as CAMS returned them. A field CAMS left out stays `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +87,37 @@ impl Response {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status) && self.envelope.code.as_deref() == Some("OK")
     }
+
+    /// Takes the top-level body field `key` out as a secret (an invite link): the field is
+    /// replaced by `***`, and every other occurrence of its value in the body's strings and
+    /// the envelope's text is masked too (raw and percent-encoded, as [`Scrubber`] does).
+    /// `None` when the field is absent, null or not a non-empty string (a value of another
+    /// type is masked all the same).
+    pub fn take_secret(&mut self, key: &str) -> Option<SecretString> {
+        let field = self.body.get_mut(key)?;
+        let secret = match field {
+            Value::Null => return None,
+            Value::String(s) if !s.is_empty() => Some(SecretString::new(s.as_str())),
+            _ => None,
+        };
+        *field = Value::String(MASK.to_string());
+        if let Some(secret) = &secret {
+            let scrubber = Scrubber::new([secret]);
+            scrub_json(&mut self.body, &scrubber);
+            self.envelope = std::mem::take(&mut self.envelope).map_text(|t| scrubber.scrub(t));
+        }
+        secret
+    }
+}
+
+/// Masks the scrubber's secrets in every string of `value`, at any depth.
+fn scrub_json(value: &mut Value, scrubber: &Scrubber) {
+    match value {
+        Value::String(s) => *s = scrubber.scrub(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_json(v, scrubber)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub_json(v, scrubber)),
+        _ => {}
+    }
 }
 
 /// Parses `x-acs-retry-after` (seconds, possibly fractional).
@@ -161,6 +194,49 @@ mod tests {
         )
         .is_success());
         assert!(!r(200, Envelope::default()).is_success());
+    }
+
+    #[test]
+    fn a_taken_secret_is_masked_in_the_body_and_the_envelope() {
+        let link = "https://chat.whatsapp.com/SECRETCODE123";
+        let body = serde_json::json!({
+            "Code": "OK", "InviteLink": link, "RequestId": "R",
+            "Message": format!("made {link}"),
+            "Echo": {"List": [format!("x {link} y"), format!("{}", crate::cams::encode::percent_encode(link))]},
+        });
+        let mut r = Response {
+            status: 200,
+            envelope: Envelope::decode(body.to_string().as_bytes()).unwrap(),
+            retry_after: None,
+            server_date: None,
+            body,
+        };
+        let secret = r.take_secret("InviteLink").unwrap();
+        assert_eq!(secret.expose(), link);
+        let shown = format!("{r:?} {} {secret:?}", r.body);
+        assert!(!shown.contains("SECRETCODE123"), "{shown}");
+        assert_eq!(r.body["InviteLink"], "***");
+        assert_eq!(r.body["Echo"]["List"][0], "x *** y");
+        assert_eq!(r.body["Echo"]["List"][1], "***");
+        assert_eq!(r.envelope.message.as_deref(), Some("made ***"));
+        assert_eq!(r.envelope.request_id.as_deref(), Some("R"));
+        // Absent, null, empty or another type: no secret (a value is masked all the same).
+        for (value, masked) in [
+            (serde_json::json!({}), false),
+            (serde_json::json!({"InviteLink": null}), false),
+            (serde_json::json!({"InviteLink": ""}), true),
+            (serde_json::json!({"InviteLink": 12345}), true),
+        ] {
+            let mut r = Response {
+                body: value,
+                ..r.clone()
+            };
+            assert!(r.take_secret("InviteLink").is_none());
+            assert_eq!(
+                r.body.get("InviteLink") == Some(&Value::from("***")),
+                masked
+            );
+        }
     }
 
     #[test]
