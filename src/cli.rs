@@ -236,6 +236,19 @@ pub struct ObserveArgs {
     pub list_burst: u32,
 }
 
+/// Creating and deleting groups, and invite links.
+#[derive(Args, Debug, Clone)]
+pub struct LifecycleArgs {
+    /// How long a created group may take to be listed by ListChatGroup before the ChatGroup
+    /// is Stalled CreateUnconfirmed.
+    #[arg(long, env = "CAMS_OPERATOR_CREATE_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub create_timeout: Duration,
+    /// How long DeleteChatGroup may keep failing (deletionPolicy Delete) before the group is
+    /// orphaned and the ChatGroup released.
+    #[arg(long, env = "CAMS_OPERATOR_DELETE_TIMEOUT", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub delete_timeout: Duration,
+}
+
 /// `run` settings: the CAMS connection, what to watch, retries, leader election, serving.
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -284,6 +297,9 @@ pub struct RunArgs {
     /// Observation (ListChatGroup scans) and its rate limit.
     #[command(flatten)]
     pub observe: ObserveArgs,
+    /// Creating and deleting groups.
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
 }
 
 /// `call` settings: one action, its parameters, the CAMS connection, and dry-run inputs.

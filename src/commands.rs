@@ -188,6 +188,8 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
         client,
         lister: Arc::new(crate::observe::lister::CamsLister::new(cams.clone())),
         observe: args.observe_settings(),
+        create_timeout: args.lifecycle.create_timeout,
+        delete_timeout: args.lifecycle.delete_timeout,
         observer: Default::default(),
         cams,
         endpoints,

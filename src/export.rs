@@ -257,7 +257,9 @@ pub fn manifest(
     let spec = ChatGroupSpec {
         business_number: options.business_number.clone(),
         cust_space_id: options.cust_space_id.clone(),
-        group_id: group_id.to_string(),
+        group_id: Some(group_id.to_string()),
+        deletion_policy: Default::default(),
+        invite_link: None,
         channel_type: ChannelType::Whatsapp,
         subject,
         description,

@@ -126,7 +126,12 @@ fn colliding_names_get_a_hash_of_the_group_id_and_the_first_by_group_id_keeps_it
     let names: Vec<_> = export
         .objects
         .iter()
-        .map(|o| (o.spec.group_id.as_str(), o.metadata.name.clone().unwrap()))
+        .map(|o| {
+            (
+                o.spec.group_id.as_deref().unwrap_or_default(),
+                o.metadata.name.clone().unwrap(),
+            )
+        })
         .collect();
     // Sorted by GroupId in byte order: "AbC" < "a.b.c" < "a_b_c" < "abc".
     assert_eq!(names[0], ("AbC", "vip-abc".to_string()));
@@ -258,7 +263,7 @@ fn manifests_are_sorted_by_group_id_round_trip_and_skip_rows_without_one() {
     let ids: Vec<_> = export
         .objects
         .iter()
-        .map(|o| o.spec.group_id.as_str())
+        .map(|o| o.spec.group_id.as_deref().unwrap_or_default())
         .collect();
     assert_eq!(ids, ["G1", "G2", "G3"]);
     let yaml = render(&export.objects).unwrap();

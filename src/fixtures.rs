@@ -28,7 +28,7 @@ impl ChatGroupBuilder {
         let spec = ChatGroupSpec {
             business_number: BUSINESS_NUMBER.into(),
             cust_space_id: cust_space_id.into(),
-            group_id: group_id.into(),
+            group_id: Some(group_id.into()).filter(|id: &String| !id.is_empty()),
             channel_type: ChannelType::Whatsapp,
             subject: None,
             description: None,
@@ -36,6 +36,8 @@ impl ChatGroupBuilder {
             region: None,
             credentials_secret_ref: None,
             management_policy: Default::default(),
+            deletion_policy: Default::default(),
+            invite_link: None,
         };
         let mut obj = ChatGroup::new(name, spec);
         obj.metadata = ObjectMeta {
@@ -110,7 +112,7 @@ impl ChatGroupBuilder {
 
     /// Sets spec.groupId.
     pub fn group_id(mut self, id: &str) -> Self {
-        self.obj.spec.group_id = id.into();
+        self.obj.spec.group_id = Some(id.into()).filter(|id: &String| !id.is_empty());
         self
     }
 

@@ -130,6 +130,16 @@ impl EncodeLabelValue for ScanResult {
     }
 }
 
+/// Labels of the lifecycle counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LifecycleLabels {
+    /// create, delete or rotate_invite_link.
+    pub action: &'static str,
+    /// What happened (create: sent, accepted, uncertain, refused, found; delete: deleted,
+    /// orphaned, retry; rotate_invite_link: published, removed).
+    pub result: &'static str,
+}
+
 /// Labels of the scan counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScanLabels {
@@ -205,6 +215,8 @@ pub struct Metrics {
     pub inventories: Gauge,
     /// Groups listed across every inventory.
     pub inventory_rows: Gauge,
+    /// Creates, deletes, orphans and invite-link changes.
+    pub lifecycle: Family<LifecycleLabels, Counter>,
     ready: AtomicBool,
 }
 
@@ -297,8 +309,15 @@ impl Default for Metrics {
             "Groups listed by the last complete scans, summed over every inventory",
             inventory_rows.clone(),
         );
+        let lifecycle = Family::<LifecycleLabels, Counter>::default();
+        registry.register(
+            "lifecycle",
+            "Group creates, deletes, orphans and invite-link changes, by action and result",
+            lifecycle.clone(),
+        );
         registry.register_collector(Box::new(crate::task_metrics::TokioTasks));
         Self {
+            lifecycle,
             inventory_scans,
             inventory_list_calls,
             inventories,
@@ -358,6 +377,13 @@ impl Metrics {
                 })
                 .set(*n);
         }
+    }
+
+    /// Counts one lifecycle step.
+    pub fn lifecycle(&self, action: &'static str, result: &'static str) {
+        self.lifecycle
+            .get_or_create(&LifecycleLabels { action, result })
+            .inc();
     }
 
     /// Counts one scan.

@@ -81,6 +81,16 @@ pub enum Reason {
     ObservationDisabled,
     /// InSync Unknown: ListChatGroup is refused or failing, or its data is too old.
     ObservationUnavailable,
+    /// A group is being created: AddChatGroup sent or about to be, the group not listed yet.
+    Creating,
+    /// An unclaimed group with the same subject exists: adopt it or allow a duplicate.
+    AdoptionRequired,
+    /// Several new groups could be the one created.
+    Ambiguous,
+    /// The created group was not listed within `--create-timeout`.
+    CreateUnconfirmed,
+    /// `spec.groupId` differs from the group this object created.
+    IdentityMismatch,
 }
 
 impl Reason {
@@ -109,6 +119,11 @@ impl Reason {
             Self::Drifted => "Drifted",
             Self::ObservationDisabled => "ObservationDisabled",
             Self::ObservationUnavailable => "ObservationUnavailable",
+            Self::Creating => "Creating",
+            Self::AdoptionRequired => "AdoptionRequired",
+            Self::Ambiguous => "Ambiguous",
+            Self::CreateUnconfirmed => "CreateUnconfirmed",
+            Self::IdentityMismatch => "IdentityMismatch",
         }
     }
 }
@@ -148,11 +163,21 @@ pub enum Row {
     GroupSuspended,
     /// `managementPolicy: Observe`: reported, never written.
     Observed,
+    /// Creating a group: AddChatGroup accepted (or its answer lost), the group not listed yet.
+    Creating,
+    /// An unclaimed group has the subject of a group to create.
+    AdoptionRequired,
+    /// Several new groups with the subject could be the one created.
+    Ambiguous,
+    /// The created group was not found within `--create-timeout`.
+    CreateUnconfirmed,
+    /// `spec.groupId` differs from `cams.dev/group-id`.
+    IdentityMismatch,
 }
 
 impl Row {
     /// Every row, in table order.
-    pub const ALL: [Row; 16] = [
+    pub const ALL: [Row; 21] = [
         Self::Accepted,
         Self::Throttled,
         Self::Retryable,
@@ -169,6 +194,11 @@ impl Row {
         Self::GroupMissing,
         Self::GroupSuspended,
         Self::Observed,
+        Self::Creating,
+        Self::AdoptionRequired,
+        Self::Ambiguous,
+        Self::CreateUnconfirmed,
+        Self::IdentityMismatch,
     ];
 
     /// The row a client error class falls in.
@@ -227,6 +257,10 @@ pub enum Next {
     LaterScan,
     /// Every scan of the account.
     EachScan,
+    /// Each scan until the group is listed or `--create-timeout` passes.
+    UntilListed,
+    /// None until a person acts (the spec or an annotation).
+    OnPersonAction,
 }
 
 /// Event type.
@@ -277,7 +311,7 @@ impl RowSpec {
 use EventKind::{Normal, Warning};
 
 /// The outcome table.
-pub const TABLE: [RowSpec; 16] = [
+pub const TABLE: [RowSpec; 21] = [
     RowSpec {
         row: Row::Accepted,
         label: "accepted",
@@ -470,6 +504,66 @@ pub const TABLE: [RowSpec; 16] = [
         event: None,
         argo_health: "Healthy",
     },
+    RowSpec {
+        row: Row::Creating,
+        label: "creating",
+        outcome: "creating a group (no `groupId`): AddChatGroup sent, the group not listed yet",
+        ready: ReadyRule::False,
+        synced: Some(true),
+        reason: Reason::Creating,
+        stalled: false,
+        next: Next::UntilListed,
+        event: Some((Normal, "Creating")),
+        argo_health: "Progressing",
+    },
+    RowSpec {
+        row: Row::AdoptionRequired,
+        label: "adoption_required",
+        outcome: "an unclaimed group has the subject to create",
+        ready: ReadyRule::False,
+        synced: Some(false),
+        reason: Reason::AdoptionRequired,
+        stalled: true,
+        next: Next::OnPersonAction,
+        event: Some((Warning, "AdoptionRequired")),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::Ambiguous,
+        label: "ambiguous",
+        outcome: "several new groups could be the one created",
+        ready: ReadyRule::False,
+        synced: Some(false),
+        reason: Reason::Ambiguous,
+        stalled: true,
+        next: Next::OnPersonAction,
+        event: Some((Warning, "Ambiguous")),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::CreateUnconfirmed,
+        label: "create_unconfirmed",
+        outcome: "the created group was not listed within `--create-timeout`",
+        ready: ReadyRule::False,
+        synced: Some(false),
+        reason: Reason::CreateUnconfirmed,
+        stalled: true,
+        next: Next::OnPersonAction,
+        event: Some((Warning, "CreateUnconfirmed")),
+        argo_health: "Degraded",
+    },
+    RowSpec {
+        row: Row::IdentityMismatch,
+        label: "identity_mismatch",
+        outcome: "`spec.groupId` differs from the group this object created",
+        ready: ReadyRule::False,
+        synced: Some(false),
+        reason: Reason::IdentityMismatch,
+        stalled: true,
+        next: Next::OnPersonAction,
+        event: Some((Warning, "IdentityMismatch")),
+        argo_health: "Degraded",
+    },
 ];
 
 impl ReadyRule {
@@ -495,6 +589,8 @@ impl Next {
             Self::Recheck => "re-checked every 30 s without a call",
             Self::LaterScan => "a later scan that lists it ACTIVE (no call meanwhile)",
             Self::EachScan => "every scan (`--observe-interval`)",
+            Self::UntilListed => "each scan until the group is listed, at most `--create-timeout`",
+            Self::OnPersonAction => "none until a person acts (the message says how)",
         }
     }
 }

@@ -13,13 +13,13 @@ use crate::status::has_new_token;
 /// Version prefix of [`applied_hash`]; bump it when the hashed form changes.
 pub const HASH_VERSION: &str = "v1";
 
-/// The UpdateChatGroup request a spec asks for: the identity, the channel and only the
-/// optional fields that are set.
-pub fn update_request(spec: &ChatGroupSpec) -> UpdateChatGroup {
+/// The UpdateChatGroup request a spec asks for group `group_id`: the identity, the channel
+/// and only the optional fields that are set.
+pub fn update_request(spec: &ChatGroupSpec, group_id: &str) -> UpdateChatGroup {
     UpdateChatGroup {
         business_number: spec.business_number.clone(),
         cust_space_id: spec.cust_space_id.clone(),
-        group_id: spec.group_id.clone(),
+        group_id: group_id.to_string(),
         channel_type: Some(spec.channel_type.as_str().to_string()),
         subject: spec.subject.clone(),
         description: spec.description.clone(),

@@ -12,6 +12,16 @@ pub use crate::outcome::ConditionType;
 pub const PAUSED_ANNOTATION: &str = "cams.dev/paused";
 /// Annotation whose new value forces one re-apply of the current spec.
 pub const RECONCILE_REQUESTED_AT_ANNOTATION: &str = "cams.dev/reconcile-requested-at";
+/// The GroupId of the group the operator created for an object without `spec.groupId`.
+pub const GROUP_ID_ANNOTATION: &str = "cams.dev/group-id";
+/// Written before AddChatGroup is sent (RFC 3339); removed when the group is found.
+pub const CREATE_PENDING_ANNOTATION: &str = "cams.dev/create-pending";
+/// "true": create even though an unclaimed group with the same subject exists.
+pub const ALLOW_DUPLICATE_SUBJECT_ANNOTATION: &str = "cams.dev/allow-duplicate-subject";
+/// A new value makes one AddChatGroupInviteLink (a new link) and republishes the Secret.
+pub const ROTATE_INVITE_LINK_ANNOTATION: &str = "cams.dev/rotate-invite-link";
+/// The finalizer of `deletionPolicy: Delete`.
+pub const DELETE_FINALIZER: &str = "cams.dev/delete-group";
 
 /// The desired settings of one CAMS WhatsApp group.
 // kube's derive repeats `type_` across printcolumns, which clippy reads as duplicates.
@@ -52,6 +62,11 @@ pub const RECONCILE_REQUESTED_AT_ANNOTATION: &str = "cams.dev/reconcile-requeste
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(oldSelf.groupId) || has(self.groupId)").message("groupId cannot be removed once set"),
+    validation = Rule::new("!has(self.managementPolicy) || self.managementPolicy != 'Observe' || has(self.groupId)").message("managementPolicy Observe needs groupId: there is nothing to observe before the group exists"),
+    validation = Rule::new("has(self.groupId) || has(self.subject)").message("creating a group (no groupId) needs a subject"),
+)]
 pub struct ChatGroupSpec {
     /// The WhatsApp business phone number that owns the group, digits only with country
     /// code (e.g. 8613800001234). ListChatGroup shows it.
@@ -63,11 +78,13 @@ pub struct ChatGroupSpec {
     #[schemars(length(min = 1, max = 128))]
     pub cust_space_id: String,
 
-    /// The CAMS GroupId of the group (ListChatGroup shows it). Immutable: to manage another
-    /// group, create another ChatGroup.
+    /// The CAMS GroupId of the group (ListChatGroup shows it). Unset (Manage): the operator
+    /// creates a group with AddChatGroup and records its GroupId in the annotation
+    /// cams.dev/group-id. It may be set once later (adopting); a set value never changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("groupId is immutable; create a new ChatGroup for another group"))]
-    pub group_id: String,
+    pub group_id: Option<String>,
 
     /// The messaging channel. Only WHATSAPP is supported.
     #[serde(default)]
@@ -109,6 +126,49 @@ pub struct ChatGroupSpec {
     /// Observe: it only reports what ListChatGroup shows and never writes to CAMS.
     #[serde(default, skip_serializing_if = "ManagementPolicy::is_manage")]
     pub management_policy: ManagementPolicy,
+
+    /// Orphan (default): deleting the ChatGroup leaves the group as it is. Delete: the group
+    /// is deleted first (finalizer cams.dev/delete-group).
+    #[serde(default, skip_serializing_if = "DeletionPolicy::is_orphan")]
+    pub deletion_policy: DeletionPolicy,
+
+    /// The group's invite link; absent: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_link: Option<InviteLinkSpec>,
+}
+
+/// What happens to the group when its ChatGroup is deleted.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Leave the group.
+    #[default]
+    Orphan,
+    /// DeleteChatGroup before the ChatGroup goes away.
+    Delete,
+}
+
+impl DeletionPolicy {
+    /// Whether this is the default, [`DeletionPolicy::Orphan`].
+    pub fn is_orphan(&self) -> bool {
+        *self == Self::Orphan
+    }
+}
+
+/// The group's invite link.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!self.enabled || has(self.secretName)").message("inviteLink.secretName is required when inviteLink.enabled is true"))]
+pub struct InviteLinkSpec {
+    /// true: the group has an invite link; false: it has none.
+    pub enabled: bool,
+    /// With enabled: the Secret (same namespace, key inviteLink) the link is published in.
+    /// The link is never written to status, events or logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
+    pub secret_name: Option<String>,
 }
 
 /// Whether the operator writes to the group or only reports on it.
@@ -212,9 +272,15 @@ pub struct ChatGroupStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryStatus>,
 
-    /// The CAMS GroupId this object manages.
+    /// The CAMS GroupId this object manages (from the spec, or found after creating it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// AddChatGroup's answer while a create is unconfirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_code: Option<String>,
+    /// The last cams.dev/rotate-invite-link token handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_rotate_invite_link: Option<String>,
     /// The group as ListChatGroup last showed it; written only when a value changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_provider: Option<AtProvider>,
@@ -333,7 +399,43 @@ impl ChatGroup {
             .filter(|v| !v.is_empty())
     }
 
-    fn annotation(&self, key: &str) -> Option<&str> {
+    /// The group this object manages: `spec.groupId`, else the one it created
+    /// (`cams.dev/group-id`).
+    pub fn group_id(&self) -> Option<&str> {
+        self.spec
+            .group_id
+            .as_deref()
+            .or_else(|| self.annotation(GROUP_ID_ANNOTATION))
+            .filter(|id| !id.is_empty())
+    }
+
+    /// When a create was started (`cams.dev/create-pending`), if one is pending.
+    pub fn create_pending(&self) -> Option<&str> {
+        self.annotation(CREATE_PENDING_ANNOTATION)
+    }
+
+    /// Whether `cams.dev/allow-duplicate-subject` is "true".
+    pub fn allows_duplicate_subject(&self) -> bool {
+        self.annotation(ALLOW_DUPLICATE_SUBJECT_ANNOTATION)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// The `cams.dev/rotate-invite-link` token, if set and non-empty.
+    pub fn rotate_invite_link_token(&self) -> Option<&str> {
+        self.annotation(ROTATE_INVITE_LINK_ANNOTATION)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Whether the finalizer of `deletionPolicy: Delete` is on the object.
+    pub fn has_delete_finalizer(&self) -> bool {
+        self.metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|x| x == DELETE_FINALIZER))
+    }
+
+    /// The value of annotation `key`, if set.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
         self.metadata
             .annotations
             .as_ref()

@@ -201,7 +201,10 @@ async fn every_group_is_exported_once_over_several_pages_in_both_schemes() {
 
     let objects: Vec<ChatGroup> = serde_saphyr::from_multiple(&stdout).unwrap();
     assert_eq!(objects.len(), GROUPS);
-    let ids: Vec<&str> = objects.iter().map(|o| o.spec.group_id.as_str()).collect();
+    let ids: Vec<&str> = objects
+        .iter()
+        .map(|o| o.spec.group_id.as_deref().unwrap_or_default())
+        .collect();
     let expected: Vec<String> = (0..GROUPS).map(|i| format!("EX{i:04}")).collect();
     assert_eq!(ids, expected, "one manifest per group, sorted by GroupId");
     let names: HashSet<&str> = objects

@@ -132,7 +132,7 @@ pub(super) fn group_key(obj: &ChatGroup) -> u64 {
     (
         &obj.spec.cust_space_id,
         &obj.spec.business_number,
-        &obj.spec.group_id,
+        obj.group_id(),
     )
         .hash(&mut hasher);
     hasher.finish()
@@ -497,13 +497,89 @@ impl Caches {
                 object_key(o) != me
                     && o.spec.cust_space_id == obj.spec.cust_space_id
                     && o.spec.business_number == obj.spec.business_number
-                    && o.spec.group_id == obj.spec.group_id
+                    && o.group_id().is_some()
+                    && o.group_id() == obj.group_id()
                     && o.metadata.deletion_timestamp.is_none()
                     && o.spec.management_policy.is_manage()
                     && (o.namespace() == obj.namespace() || was_accepted(o))
                     && rank(o) < mine
             })
             .min_by_key(|o| rank(o))
+            .map(|o| Blocker {
+                namespace: o.namespace().unwrap_or_default(),
+                name: o.name_any(),
+            })
+    }
+}
+
+impl Caches {
+    /// The GroupIds claimed by a ChatGroup (its `spec.groupId` or `cams.dev/group-id`) in the
+    /// account of custSpaceId `cust_space_id` and business number `business_number`.
+    pub fn claimed_groups(
+        &self,
+        cust_space_id: &str,
+        business_number: &str,
+    ) -> std::collections::HashSet<String> {
+        let Ok(stores) = self.chatgroups.read() else {
+            return Default::default();
+        };
+        stores
+            .iter()
+            .flat_map(|s| s.state())
+            .filter(|o| {
+                o.spec.cust_space_id == cust_space_id && o.spec.business_number == business_number
+            })
+            .filter_map(|o| o.group_id().map(String::from))
+            .collect()
+    }
+
+    /// Another ChatGroup, not being deleted, that names the same group as `obj`.
+    pub fn other_claimant(&self, obj: &ChatGroup) -> Option<Blocker> {
+        let stores = self.chatgroups.read().ok()?;
+        let me = object_key(obj);
+        let group = obj.group_id()?;
+        stores
+            .iter()
+            .flat_map(|s| s.state())
+            .find(|o| {
+                object_key(o) != me
+                    && o.metadata.deletion_timestamp.is_none()
+                    && o.spec.cust_space_id == obj.spec.cust_space_id
+                    && o.spec.business_number == obj.spec.business_number
+                    && o.group_id() == Some(group)
+            })
+            .map(|o| Blocker {
+                namespace: o.namespace().unwrap_or_default(),
+                name: o.name_any(),
+            })
+    }
+
+    /// Another ChatGroup of the same account creating a group with the same subject (a
+    /// pending create, or one ranked before `obj` that will create): the subject is
+    /// reserved for it until its group is found.
+    pub fn subject_reserved_by(&self, obj: &ChatGroup, subject: &str) -> Option<Blocker> {
+        let stores = self.chatgroups.read().ok()?;
+        let rank = |o: &ChatGroup| {
+            (
+                o.metadata.creation_timestamp.clone().map(|t| t.0),
+                o.metadata.uid.clone().unwrap_or_default(),
+            )
+        };
+        let me = object_key(obj);
+        let mine = rank(obj);
+        stores
+            .iter()
+            .flat_map(|s| s.state())
+            .filter(|o| {
+                object_key(o) != me
+                    && o.group_id().is_none()
+                    && o.metadata.deletion_timestamp.is_none()
+                    && o.spec.cust_space_id == obj.spec.cust_space_id
+                    && o.spec.business_number == obj.spec.business_number
+                    && o.spec.subject.as_deref().map(str::trim) == Some(subject)
+                    && (o.create_pending().is_some() || rank(o) < mine)
+            })
+            .min_by_key(|o| (o.create_pending().is_none(), rank(o)))
             .map(|o| Blocker {
                 namespace: o.namespace().unwrap_or_default(),
                 name: o.name_any(),

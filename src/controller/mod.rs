@@ -3,6 +3,9 @@
 //! [`crate::plan`] and [`crate::status`], the table they apply in [`crate::outcome`].
 
 mod caches;
+mod create;
+mod delete;
+mod metadata;
 mod observation;
 mod runner;
 
@@ -108,6 +111,10 @@ pub struct Context {
     pub lister: Arc<dyn crate::observe::observer::GroupLister>,
     /// The current term's observer (set by [`run`]).
     pub observer: ObserverSlot,
+    /// How long a created group may take to be listed before CreateUnconfirmed.
+    pub create_timeout: Duration,
+    /// How long DeleteChatGroup may keep failing before the group is orphaned.
+    pub delete_timeout: Duration,
 }
 
 /// Drops what reconciles never read from a cached ChatGroup, most of an object's memory (the
@@ -202,6 +209,9 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Summary, 
             None => return Ok(Summary::idle(Requeue::OnChange, ReconcileLabel::Gone)),
         },
     };
+    if obj.metadata.deletion_timestamp.is_some() {
+        return being_deleted(&obj, &namespace, ctx).await;
+    }
     if let Some(unwritten) = ctx.caches.unwritten(&obj) {
         return record_unwritten(&obj, &namespace, unwritten, ctx).await;
     }
@@ -248,7 +258,8 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Summary, 
     let mut done = finish(&obj, &namespace, judgement, outcome.called(), ctx).await?;
     // After the status write is recorded, so that the scan's re-queue finds it.
     if let Some(observation) = &observation {
-        await_scan(&obj, observation, wrote_to_cams, ctx);
+        let creating = matches!(outcome, Outcome::Creating { .. });
+        await_scan(&obj, observation, wrote_to_cams || creating, ctx);
     }
     if done.label != ReconcileLabel::StatusNotRecorded {
         done.label = label;
@@ -347,6 +358,21 @@ async fn record_unwritten(
     Ok(done)
 }
 
+/// A ChatGroup being deleted: its group is deleted or orphaned if it carries the finalizer.
+async fn being_deleted(
+    obj: &ChatGroup,
+    namespace: &str,
+    ctx: &Context,
+) -> Result<Summary, ReconcileError> {
+    if !obj.has_delete_finalizer() {
+        return Ok(Summary::idle(Requeue::OnChange, ReconcileLabel::Gone));
+    }
+    Ok(match delete::finalize(obj, namespace, ctx).await? {
+        delete::Deleted::Released => Summary::idle(Requeue::OnChange, ReconcileLabel::Gone),
+        delete::Deleted::Retry(requeue) => Summary::idle(requeue, ReconcileLabel::Waiting),
+    })
+}
+
 /// After our own write, or while a change or drift waits to be seen, the object is
 /// re-queued after the account's next complete scan (which the write forces, coalesced).
 fn await_scan(obj: &ChatGroup, observation: &Observation, wrote: bool, ctx: &Context) {
@@ -384,8 +410,30 @@ async fn attempt(
     namespace: &str,
     ctx: &Context,
 ) -> Result<Attempt, ReconcileError> {
-    let request = update_request(&obj.spec);
+    if delete::wants_finalizer(obj) != obj.has_delete_finalizer() {
+        // Before any write (added), or as soon as the policies say so (removed).
+        delete::align_finalizer(obj, namespace, ctx).await?;
+        return Ok(Attempt::Summary(Summary::idle(
+            Requeue::After(Duration::from_secs(2)),
+            ReconcileLabel::Waiting,
+        )));
+    }
     let endpoint = ctx.endpoints.resolve(obj.spec.region.as_deref());
+    let observation = observation::observe(obj, namespace, endpoint.as_ref().ok(), ctx)
+        .await?
+        .map(Box::new);
+    if let Some(outcome) = identity_mismatch(obj) {
+        return Ok(Attempt::Outcome {
+            outcome,
+            desired_hash: String::new(),
+            credentials_version: None,
+            observation,
+        });
+    }
+    let Some(group_id) = obj.group_id() else {
+        return creating(obj, namespace, endpoint.err(), observation, ctx).await;
+    };
+    let request = update_request(&obj.spec, group_id);
     let desired_hash = match &endpoint {
         Ok(endpoint) => applied_hash(&request, endpoint),
         Err(_) => String::new(),
@@ -395,9 +443,6 @@ async fn attempt(
     let blocker = (manage && !obj.is_paused())
         .then(|| ctx.caches.blocker(obj))
         .flatten();
-    let observation = observation::observe(obj, namespace, endpoint.as_ref().ok(), ctx)
-        .await?
-        .map(Box::new);
     let verdict = observation.as_ref().map(|o| &o.verdict);
     let secret_version = secret_version(obj, namespace, ctx).await?;
     let now = Utc::now();
@@ -465,6 +510,55 @@ async fn attempt(
     Ok(Attempt::Outcome {
         outcome,
         desired_hash,
+        credentials_version: None,
+        observation,
+    })
+}
+
+/// `spec.groupId` set after the operator created (and recorded) another group.
+fn identity_mismatch(obj: &ChatGroup) -> Option<Outcome> {
+    let spec = obj.spec.group_id.as_deref()?;
+    let created = obj.annotation(crate::resource::GROUP_ID_ANNOTATION)?;
+    (spec != created).then(|| Outcome::CreateStalled {
+        row: Row::IdentityMismatch,
+        message: format!(
+            "spec.groupId {spec} differs from the group this ChatGroup created, {created} (annotation cams.dev/group-id). Set spec.groupId to {created}, or remove the annotation to manage {spec} instead (the group {created} is then left alone)"
+        ),
+    })
+}
+
+/// A Manage object without a GroupId: create its group, or keep finding it.
+async fn creating(
+    obj: &ChatGroup,
+    namespace: &str,
+    endpoint_error: Option<CamsError>,
+    observation: Option<Box<Observation>>,
+    ctx: &Context,
+) -> Result<Attempt, ReconcileError> {
+    let outcome = if obj.is_paused() {
+        Outcome::Paused
+    } else if let Some(e) = endpoint_error {
+        failure_outcome(&e, false)
+    } else {
+        match create::create(obj, namespace, observation.as_deref(), ctx).await? {
+            create::Step::Outcome(outcome) => outcome,
+            create::Step::MetadataChanged => {
+                return Ok(Attempt::Summary(Summary::idle(
+                    Requeue::OnChange,
+                    ReconcileLabel::Row(Row::Creating),
+                )))
+            }
+            create::Step::Wait => {
+                return Ok(Attempt::Summary(Summary::idle(
+                    Requeue::After(Duration::from_secs(2)),
+                    ReconcileLabel::Waiting,
+                )))
+            }
+        }
+    };
+    Ok(Attempt::Outcome {
+        outcome,
+        desired_hash: String::new(),
         credentials_version: None,
         observation,
     })

@@ -132,12 +132,15 @@ pub async fn observe(
         }));
     }
     let member = ObjectRef::from_obj(obj);
+    // An object creating its group has no row yet: it is registered (the account's scans
+    // are what finds its group) but there is nothing to compare.
+    let group_id = obj.group_id().unwrap_or_default();
     let registered = observer
         .account_of(&member)
         .filter(|k| still_fits(k, obj, &ctx.endpoints));
     let (key, view) = match (registered, endpoint) {
         (Some(key), _) => {
-            let view = observer.view(&key, &obj.spec.group_id);
+            let view = observer.view(&key, group_id);
             (Some(key), view)
         }
         (None, None) => (
@@ -149,8 +152,8 @@ pub async fn observe(
             match credentials_for(obj, namespace, ctx, &mut version).await? {
                 Ok(credentials) => {
                     let key = account_key(obj, endpoint, &credentials.access_key_id);
-                    observer.register(member, key.clone(), &obj.spec.group_id, credentials);
-                    let view = observer.view(&key, &obj.spec.group_id);
+                    observer.register(member, key.clone(), group_id, credentials);
+                    let view = observer.view(&key, group_id);
                     (Some(key), view)
                 }
                 Err(e) => (
@@ -159,6 +162,11 @@ pub async fn observe(
                 ),
             }
         }
+    };
+    let view = if group_id.is_empty() {
+        View::Pending
+    } else {
+        view
     };
     Ok(Some(Observation {
         key,

@@ -106,6 +106,8 @@ pub struct Inventory {
     /// Ids never listed that an object names: the number of complete scans when it was first
     /// asked for (absence counts from then).
     expected: HashMap<String, u64>,
+    /// When each listed id was first listed (since this inventory began).
+    first_listed: HashMap<String, DateTime<Utc>>,
     complete_scans: u64,
     last_complete: Option<Instant>,
     failure: Option<ScanFailure>,
@@ -124,6 +126,7 @@ impl Inventory {
             rows: HashMap::new(),
             absent: HashMap::new(),
             expected: HashMap::new(),
+            first_listed: HashMap::new(),
             complete_scans: 0,
             last_complete: None,
             failure: None,
@@ -147,6 +150,7 @@ impl Inventory {
         }
         for (id, row) in listed {
             self.expected.remove(&id);
+            self.first_listed.entry(id.clone()).or_insert(wall);
             let was_absent = self.absent.remove(&id).is_some();
             match self.rows.get_mut(&id) {
                 Some(s) if s.row == row && !was_absent => {
@@ -205,6 +209,22 @@ impl Inventory {
             .entry(group_id.to_string())
             .or_insert(self.complete_scans);
         true
+    }
+
+    /// The groups the last complete scan listed whose subject, trimmed, is `subject`, with
+    /// when each was first listed.
+    pub fn with_subject(&self, subject: &str) -> Vec<(GroupRow, DateTime<Utc>)> {
+        self.rows
+            .iter()
+            .filter(|(id, s)| {
+                !self.absent.contains_key(*id)
+                    && s.row.subject.as_deref().map(str::trim) == Some(subject)
+            })
+            .map(|(id, s)| {
+                let first = self.first_listed.get(id).copied().unwrap_or(s.last_seen);
+                (s.row.clone(), first)
+            })
+            .collect()
     }
 
     /// Records a scan that did not complete; the last data is kept.

@@ -150,7 +150,7 @@ where
             .or_default()
             .insert(member.clone());
         let scanned = state.inventory.complete_scans() > 0;
-        if state.inventory.expect(group_id) && scanned {
+        if !group_id.is_empty() && state.inventory.expect(group_id) && scanned {
             // A group the last scan did not list (created since, or missing): look soon.
             state.waiting.insert(member);
             state.schedule.force();
@@ -187,6 +187,30 @@ where
             Ok(()) => View::Data(state.inventory.lookup(group_id)),
             Err(why) => View::Unavailable(why),
         }
+    }
+
+    /// The groups of `key`'s account listed with this trimmed subject and when each was
+    /// first listed; `Err` with the view when the inventory cannot be relied on.
+    pub fn with_subject(
+        &self,
+        key: &AccountKey,
+        subject: &str,
+    ) -> Result<Vec<(GroupRow, chrono::DateTime<chrono::Utc>)>, Box<View>> {
+        if !self.enabled() {
+            return Err(Box::new(View::Disabled));
+        }
+        let Some(account) = lock(&self.accounts).get(key).cloned() else {
+            return Err(Box::new(View::Pending));
+        };
+        let state = lock(&account.state);
+        if state.inventory.is_first_scan_pending() {
+            return Err(Box::new(View::Pending));
+        }
+        state
+            .inventory
+            .health(Instant::now(), &self.settings)
+            .map_err(|why| Box::new(View::Unavailable(why)))?;
+        Ok(state.inventory.with_subject(subject))
     }
 
     /// Asks for a scan of `key`'s account as soon as the minimum interval allows (after the

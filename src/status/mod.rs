@@ -58,6 +58,23 @@ pub enum Outcome {
     GroupSuspended(String),
     /// `managementPolicy: Observe`: reported, never written.
     Observed,
+    /// Creating a group: the message says where it stands.
+    Creating {
+        /// Where creation stands.
+        message: String,
+        /// AddChatGroup's envelope, when it answered now.
+        envelope: Option<Envelope>,
+        /// AddChatGroup's UniqueCode, when it answered now.
+        unique_code: Option<String>,
+    },
+    /// Creation needs a person: the row (AdoptionRequired, Ambiguous, CreateUnconfirmed,
+    /// IdentityMismatch) and what to do.
+    CreateStalled {
+        /// The row.
+        row: Row,
+        /// What happened and what to do.
+        message: String,
+    },
 }
 
 /// A failed attempt.
@@ -90,6 +107,8 @@ impl Outcome {
             Self::GroupMissing => Some(Row::GroupMissing),
             Self::GroupSuspended(_) => Some(Row::GroupSuspended),
             Self::Observed => Some(Row::Observed),
+            Self::Creating { .. } => Some(Row::Creating),
+            Self::CreateStalled { row, .. } => Some(*row),
         }
     }
 
@@ -206,6 +225,12 @@ pub fn judge(obj: &ChatGroup, outcome: &Outcome, input: &JudgeInput<'_>) -> Judg
         Outcome::GroupMissing => draft.group_missing(),
         Outcome::GroupSuspended(status) => draft.group_suspended(status),
         Outcome::Observed => draft.observed(),
+        Outcome::Creating {
+            message,
+            envelope,
+            unique_code,
+        } => draft.creating(message, envelope.as_ref(), unique_code.as_deref()),
+        Outcome::CreateStalled { row, message } => draft.create_stalled(*row, message),
     };
     if let Some(verdict) = input.observation {
         observation::record(obj, outcome, verdict, input.now, &mut judgement.status);
@@ -723,6 +748,22 @@ mod judge_tests {
             Row::GroupMissing => return Outcome::GroupMissing,
             Row::GroupSuspended => return Outcome::GroupSuspended("SUSPENDED".into()),
             Row::Observed => return Outcome::Observed,
+            Row::Creating => {
+                return Outcome::Creating {
+                    message: "creating".into(),
+                    envelope: Some(Envelope::default()),
+                    unique_code: Some("U1".into()),
+                }
+            }
+            Row::AdoptionRequired
+            | Row::Ambiguous
+            | Row::CreateUnconfirmed
+            | Row::IdentityMismatch => {
+                return Outcome::CreateStalled {
+                    row,
+                    message: "a person must act".into(),
+                }
+            }
             Row::Accepted => {
                 return Outcome::Accepted {
                     envelope: Envelope::default(),
@@ -794,8 +835,12 @@ mod judge_tests {
             }
             // A call that failed withdraws the claim; so does a conflict (the other object
             // may write to the group).
+            // (A create's AddChatGroup changes no existing group.)
             let withdrawn = (outcome.called()
-                && !matches!(spec.row, Row::Accepted | Row::DriftCorrected))
+                && !matches!(
+                    spec.row,
+                    Row::Accepted | Row::DriftCorrected | Row::Creating
+                ))
                 || spec.row == Row::Conflict;
             assert_eq!(s.applied_hash.is_none(), withdrawn, "{row}: applied claim");
             let event = j.event.map(|e| (e.kind, e.reason));
@@ -811,7 +856,7 @@ mod judge_tests {
             let requeue_after = matches!(j.requeue, Requeue::After(_));
             assert_eq!(
                 requeue_after,
-                retry || spec.next == Next::Recheck,
+                retry || matches!(spec.next, Next::Recheck | Next::UntilListed),
                 "{row}: requeue"
             );
         }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{set_condition_to, Draft, Judgement, Outcome, Requeue};
+use crate::cams::Envelope;
 use crate::observe::compare::{picture_accepted, InSync, Verdict};
 use crate::outcome::{ConditionType, Reason, Row, RowSpec};
 use crate::resource::{ChatGroup, ChatGroupStatus, DriftStatus};
@@ -12,6 +13,10 @@ use crate::resource::{ChatGroup, ChatGroupStatus, DriftStatus};
 /// How many corrections of one desired state may fail to hold before drift is reported as
 /// persisting (and no more calls are made).
 pub const MAX_DRIFT_CORRECTIONS: i32 = 3;
+
+/// How often a creating object looks again even without a scan re-queueing it (for the
+/// create timeout).
+pub const CREATE_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Draft<'_> {
     /// Why Ready may not be True although the row allows it: the group does not show the
@@ -60,7 +65,7 @@ impl Draft<'_> {
         let row = Row::GroupMissing.spec();
         let message = format!(
             "ListChatGroup did not list group {} in two consecutive complete scans; the operator never re-creates a group. If it was deleted on purpose, delete this ChatGroup; if it comes back, this clears at the next scan",
-            self.obj.spec.group_id
+            self.obj.group_id().unwrap_or_default()
         );
         self.apply_row(row, &message, &message);
         self.changed_event(row, &message, Requeue::OnChange)
@@ -70,7 +75,7 @@ impl Draft<'_> {
         let row = Row::GroupSuspended.spec();
         let message = format!(
             "ListChatGroup lists group {} as {status}; no calls until a scan lists it ACTIVE. Ask Alibaba Cloud or Meta support why it is {status}",
-            self.obj.spec.group_id
+            self.obj.group_id().unwrap_or_default()
         );
         self.apply_row(row, &message, &message);
         self.changed_event(row, &message, Requeue::OnChange)
@@ -85,6 +90,32 @@ impl Draft<'_> {
             "",
         );
         self.finish(None, Requeue::OnChange)
+    }
+
+    pub(super) fn creating(
+        mut self,
+        message: &str,
+        envelope: Option<&Envelope>,
+        unique_code: Option<&str>,
+    ) -> Judgement {
+        if let Some(envelope) = envelope {
+            super::set_envelope(&mut self.next, envelope);
+            self.next.last_sync_time = Some(super::rfc3339(self.now));
+        }
+        if let Some(code) = unique_code {
+            self.next.unique_code = Some(code.to_string());
+        }
+        self.next.retry = None;
+        let row = Row::Creating.spec();
+        self.apply_row(row, message, "creating");
+        self.changed_event(row, message, Requeue::After(CREATE_RECHECK))
+    }
+
+    pub(super) fn create_stalled(mut self, row: Row, message: &str) -> Judgement {
+        self.next.retry = None;
+        let spec = row.spec();
+        self.apply_row(spec, message, message);
+        self.changed_event(spec, message, Requeue::OnChange)
     }
 
     /// Finishes with the row's event only when the status changed (no event per scan).
@@ -158,7 +189,7 @@ pub(super) fn record(
         // says stands (a restart writes nothing).
         return;
     }
-    status.group_id = Some(obj.spec.group_id.clone());
+    status.group_id = obj.group_id().map(String::from);
     if let Some(at_provider) = &verdict.at_provider {
         status.at_provider = Some(at_provider.clone());
     }

@@ -53,7 +53,31 @@ async fn every_rule_is_refused_with_the_field_named() {
             with("custSpaceId", json!("")),
             "spec.custSpaceId",
         ),
-        ("groupId missing", without_group_id, "spec.groupId"),
+        (
+            "neither groupId nor subject",
+            without_group_id.clone(),
+            "creating a group (no groupId) needs a subject",
+        ),
+        (
+            "observe without groupId",
+            {
+                let mut v = without_group_id.clone();
+                v["subject"] = json!("S");
+                v["managementPolicy"] = json!("Observe");
+                v
+            },
+            "managementPolicy Observe needs groupId",
+        ),
+        (
+            "invite link without a Secret",
+            with("inviteLink", json!({"enabled": true})),
+            "inviteLink.secretName is required",
+        ),
+        (
+            "deletion policy",
+            with("deletionPolicy", json!("Destroy")),
+            "spec.deletionPolicy",
+        ),
         ("empty groupId", with("groupId", json!("")), "spec.groupId"),
         (
             "channel type",
@@ -150,6 +174,36 @@ async fn every_rule_is_refused_with_the_field_named() {
     assert!(
         text.contains("spec.groupId") && text.contains("immutable"),
         "{text}"
+    );
+
+    // groupId may be set once later (adopting), never removed.
+    let mut creating = valid();
+    creating.as_object_mut().unwrap().remove("groupId");
+    creating["subject"] = json!("To be adopted");
+    api.create(
+        &PostParams::default(),
+        &manifest(&world.ns, "adopt", creating),
+    )
+    .await
+    .expect("no groupId with a subject");
+    api.patch(
+        "adopt",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"groupId": "ADOPTED"}})),
+    )
+    .await
+    .expect("groupId set once");
+    let err = api
+        .patch(
+            "adopt",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"groupId": null}})),
+        )
+        .await
+        .expect_err("groupId removed");
+    assert!(
+        err.to_string().contains("groupId cannot be removed"),
+        "{err}"
     );
 
     // Unknown fields are pruned (kube-rs sends no strict field validation by default).

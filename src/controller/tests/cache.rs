@@ -183,7 +183,7 @@ fn joining_or_leaving_a_group_requeues_the_others_in_it() {
     let a = named("a", "team-a", 0);
     let b = named("b", "team-a", 10);
     let mut other = named("c", "team-a", 20);
-    other.spec.group_id = "EA303OTHER".into();
+    other.spec.group_id = Some("EA303OTHER".into());
     let mut fed = Fed::new();
     assert!(fed.event(watcher::Event::Apply(a.clone())).is_empty());
     assert!(fed.event(watcher::Event::Apply(other)).is_empty());

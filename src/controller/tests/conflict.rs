@@ -76,7 +76,7 @@ async fn the_newer_of_two_chatgroups_for_one_group_gets_conflict_and_no_call() {
 async fn different_groups_do_not_conflict() {
     let a = created_at(base().build(), "a", 0);
     let mut b = created_at(base().build(), "b", 10);
-    b.spec.group_id = "EA303OTHER".into();
+    b.spec.group_id = Some("EA303OTHER".into());
     let h = answering(vec![Ok(alibaba_example_response())]);
     fill_cache(&h, &[a, b.clone()]);
     h.reconcile(&b).await;

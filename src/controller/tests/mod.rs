@@ -622,6 +622,8 @@ impl Harness {
             },
             lister: Arc::new(NoLister),
             observer: Default::default(),
+            create_timeout: Duration::from_secs(900),
+            delete_timeout: Duration::from_secs(3600),
         });
         Self {
             ctx,

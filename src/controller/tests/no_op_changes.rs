@@ -31,7 +31,7 @@ async fn a_status_built_by_judging_the_spec_also_counts_as_applied() {
     use crate::status::{judge, JudgeInput, Outcome};
     let obj = base().build();
     let hash = applied_hash(
-        &update_request(&obj.spec),
+        &update_request(&obj.spec, "EA303XYZ"),
         &default_endpoints().resolve(None).unwrap(),
     );
     let judged = judge(

@@ -389,7 +389,11 @@ async fn run(endpoint: Endpoint, signature: SignatureVersion) -> Captured {
     // The same call through the client directly, for its error value.
     let credentials = Credentials::new(LEAK_ID, LEAK_SECRET).with_security_token(LEAK_TOKEN);
     let error = client
-        .update_chat_group(None, &credentials, &crate::plan::update_request(&obj.spec))
+        .update_chat_group(
+            None,
+            &credentials,
+            &crate::plan::update_request(&obj.spec, "EA303XYZ"),
+        )
         .await
         .expect_err("the fake CAMS never accepts");
     let mut error_text = format!("{error}\n{error:?}\n{credentials:?}\n{client:?}\n");

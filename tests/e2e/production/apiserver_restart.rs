@@ -157,7 +157,7 @@ async fn disruptive_apiserver_restart() {
     for cg in first.iter().chain(&second).chain(&late) {
         let obj = world.get(cg.metadata.name.as_deref().unwrap()).await;
         let key = (
-            obj.spec.group_id.clone(),
+            obj.spec.group_id.clone().unwrap_or_default(),
             obj.spec.subject.clone().unwrap_or_default(),
         );
         assert!(per_apply.contains_key(&key), "{key:?} was never applied");
