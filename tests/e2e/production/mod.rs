@@ -7,6 +7,7 @@ mod conflict;
 mod faults;
 mod kill;
 mod leader_election;
+mod lifecycle;
 mod observation;
 mod rate_limit;
 mod rotation;
