@@ -4,9 +4,13 @@
 use serde_json::{json, Map, Value};
 
 use crate::envelope::ApiError;
-use crate::realism::{picture_copy_url, ListOrder, UpdateField};
-use crate::state::{new_group_id, new_unique_code, Group, PendingUpdate, State};
-use crate::util::random_alnum;
+use crate::realism::{
+    picture_copy_url, CreateFailureMode, GroupIdWhileCreating, ListOrder, UpdateField,
+};
+use crate::state::{
+    new_group_id, new_invite_link, new_unique_code, CreateOutcome, Group, PendingCreate,
+    PendingUpdate, State,
+};
 
 /// The actions the simulator implements.
 pub const ACTIONS: [&str; 8] = [
@@ -72,7 +76,7 @@ pub fn dispatch(
         "UpdateChatGroup" => update_chat_group(p, state, now_ms),
         "AddChatGroup" => add_chat_group(p, state, now_ms),
         "ListChatGroup" => list_chat_group(p, state, now_ms),
-        "DeleteChatGroup" => delete_chat_group(p, state),
+        "DeleteChatGroup" => delete_chat_group(p, state, now_ms),
         "AddChatGroupInviteLink" => add_invite_link(p, state, now_ms),
         "DeleteChatGroupInviteLink" => delete_invite_link(p, state, now_ms),
         "ListChatGroupParticipants" => list_participants(p, state, now_ms),
@@ -122,19 +126,30 @@ fn group_not_exist(r: &GroupRef<'_>) -> ApiError {
     )
 }
 
-/// The group, with a pending update applied when it is due at `now_ms`.
+/// The group, settled at `now_ms` (a due creation ended, a due update applied); a group
+/// that is gone by then is removed and answers `GroupNotExist`.
 fn find_mut<'s>(
     state: &'s mut State,
     r: &GroupRef<'_>,
     now_ms: i64,
 ) -> Result<&'s mut Group, ApiError> {
-    let group = state
+    let key = (r.business_number.to_string(), r.group_id.to_string());
+    let groups = state
         .tenants
         .get_mut(r.cust_space_id)
-        .and_then(|groups| groups.get_mut(&(r.business_number.to_string(), r.group_id.to_string())))
         .ok_or_else(|| group_not_exist(r))?;
-    group.settle(now_ms);
-    Ok(group)
+    let gone = match groups.get_mut(&key) {
+        Some(group) => {
+            group.settle(now_ms);
+            group.is_gone(now_ms)
+        }
+        None => return Err(group_not_exist(r)),
+    };
+    if gone {
+        groups.remove(&key);
+        return Err(group_not_exist(r));
+    }
+    groups.get_mut(&key).ok_or_else(|| group_not_exist(r))
 }
 
 fn check_channel_type(p: Params<'_>) -> Result<(), ApiError> {
@@ -252,7 +267,8 @@ fn update_chat_group(
     // A pending update is applied before this one is layered on.
     group.flush(now_ms);
     update.status_after = group.group_status.clone();
-    if delay_ms == 0 {
+    // A group being created or deleted takes an update at once, and keeps its status.
+    if delay_ms == 0 || group.in_transition() {
         // When Meta accepted and then failed every setting sent, the group is untouched.
         let all_withheld = update.is_empty() && !withheld.is_empty();
         if !all_withheld {
@@ -283,13 +299,40 @@ fn add_chat_group(
     if let Some(d) = description {
         check_description(d)?;
     }
+    let realism = state.realism_for_mut(cust_space_id);
+    let failure = realism.take_create_failure();
+    let (delay_ms, with_link) = (realism.create_delay_ms, realism.invite_link_at_creation);
+    let outcome = match failure {
+        None => CreateOutcome::Active,
+        Some(CreateFailureMode::Inactive) => CreateOutcome::Inactive,
+        Some(CreateFailureMode::Vanish) => CreateOutcome::Vanish,
+    };
+    let unique_code = new_unique_code();
+    let answer = fields([("UniqueCode", json!(unique_code))]);
+    if delay_ms == 0 && outcome == CreateOutcome::Vanish {
+        // Accepted, and gone before anyone could see it.
+        return Ok(answer);
+    }
     let created_seq = state.next_created_seq();
     let groups = state.tenants.entry(cust_space_id.to_string()).or_default();
     let mut group_id = new_group_id();
     while groups.contains_key(&(business_number.to_string(), group_id.clone())) {
         group_id = new_group_id();
     }
-    let unique_code = new_unique_code();
+    let (group_status, pending_create) = if delay_ms == 0 {
+        let status = match outcome {
+            CreateOutcome::Inactive => "INACTIVE",
+            _ => "ACTIVE",
+        };
+        (status, None)
+    } else {
+        let done_at_ms = now_ms.saturating_add(i64::try_from(delay_ms).unwrap_or(i64::MAX));
+        let pending = PendingCreate {
+            done_at_ms,
+            outcome,
+        };
+        ("CREATING", Some(pending))
+    };
     let group = Group {
         cust_space_id: cust_space_id.to_string(),
         business_number: business_number.to_string(),
@@ -297,20 +340,22 @@ fn add_chat_group(
         subject: subject.map(str::to_string),
         description: description.map(str::to_string),
         profile_picture_file: None,
-        group_status: "ACTIVE".into(),
+        group_status: group_status.into(),
         group_type: "NORMAL".into(),
         group_link: p.get("GroupLink").map(str::to_string),
-        invite_link: None,
+        invite_link: with_link.then(new_invite_link),
         business_role: "OWNER".into(),
         participants: Vec::new(),
-        unique_code: unique_code.clone(),
+        unique_code,
         gmt_create: now_ms,
         gmt_modifier: now_ms,
         created_seq,
         pending_update: None,
+        pending_create,
+        delete_at_ms: None,
     };
     groups.insert((business_number.to_string(), group_id), group);
-    Ok(fields([("UniqueCode", json!(unique_code))]))
+    Ok(answer)
 }
 
 /// Parses `Page` (`{"Index":1,"Size":20}`, Size at most `max_size`); `None` when absent.
@@ -382,13 +427,15 @@ pub const LIST_FIELDS: [&str; 12] = [
     "TotalParticipantCount",
 ];
 
-fn list_item(g: &Group) -> Value {
+/// One ListChatGroup row; with `hide_creating_id` a `CREATING` group's GroupId is null.
+fn list_item(g: &Group, hide_creating_id: bool) -> Value {
+    let group_id = (!(hide_creating_id && g.group_status == "CREATING")).then_some(&g.group_id);
     json!({
         "BusinessNumber": g.business_number,
         "BusinessRole": g.business_role,
         "Description": g.description,
         "GmtModifier": g.gmt_modifier,
-        "GroupId": g.group_id,
+        "GroupId": group_id,
         "GroupLink": g.group_link,
         "GroupStatus": g.group_status,
         "GroupType": g.group_type,
@@ -408,6 +455,7 @@ fn list_chat_group(
     let cust_space_id = p.required("CustSpaceId")?;
     let realism = state.realism_for(cust_space_id);
     let (subject_filter, list_order) = (realism.subject_filter, realism.list_order);
+    let hide_creating_id = realism.group_id_while_creating == GroupIdWhileCreating::Hidden;
     let max_size = u64::from(realism.max_page_size);
     let (index, size) = page(p, true, max_size)?.unwrap_or((1, 20));
     check_channel_type(p)?;
@@ -441,11 +489,18 @@ fn list_chat_group(
         return Ok(fields([("Data", json!({ "Total": 0, "List": [] }))]));
     };
     let first = (business_number.to_string(), String::new());
-    for (_, g) in groups
+    let mut gone = Vec::new();
+    for (key, g) in groups
         .range_mut(first.clone()..)
         .take_while(|((bn, _), _)| bn == business_number)
     {
         g.settle(now_ms);
+        if g.is_gone(now_ms) {
+            gone.push(key.clone());
+        }
+    }
+    for key in &gone {
+        groups.remove(key);
     }
     let mut rows: Vec<&Group> = groups
         .range(first..)
@@ -460,21 +515,36 @@ fn list_chat_group(
     let total = rows.len();
     let list: Vec<Value> = page_slice(rows.into_iter(), index, size)
         .into_iter()
-        .map(list_item)
+        .map(|g| list_item(g, hide_creating_id))
         .collect();
     Ok(fields([("Data", json!({ "Total": total, "List": list }))]))
 }
 
-fn delete_chat_group(p: Params<'_>, state: &mut State) -> Result<Map<String, Value>, ApiError> {
+fn delete_chat_group(
+    p: Params<'_>,
+    state: &mut State,
+    now_ms: i64,
+) -> Result<Map<String, Value>, ApiError> {
     let r = group_ref(p)?;
-    let removed = state
-        .tenants
-        .get_mut(r.cust_space_id)
-        .and_then(|groups| groups.remove(&(r.business_number.to_string(), r.group_id.to_string())));
-    match removed {
-        Some(_) => Ok(fields([("Result", json!(1))])),
-        None => Err(group_not_exist(&r)),
+    let delay_ms = state.realism_for(r.cust_space_id).delete_delay_ms;
+    let group = find_mut(state, &r, now_ms)?;
+    let deleted = fields([("Result", json!(1))]);
+    if group.delete_at_ms.is_some() {
+        // Already DELETING: accepted again, and the deletion keeps its time.
+        return Ok(deleted);
     }
+    if delay_ms == 0 {
+        let key = (r.business_number.to_string(), r.group_id.to_string());
+        if let Some(groups) = state.tenants.get_mut(r.cust_space_id) {
+            groups.remove(&key);
+        }
+    } else {
+        group.start_delete(
+            now_ms,
+            now_ms.saturating_add(i64::try_from(delay_ms).unwrap_or(i64::MAX)),
+        );
+    }
+    Ok(deleted)
 }
 
 fn add_invite_link(
@@ -484,7 +554,8 @@ fn add_invite_link(
 ) -> Result<Map<String, Value>, ApiError> {
     let r = group_ref(p)?;
     let group = find_mut(state, &r, now_ms)?;
-    let link = format!("https://chat.whatsapp.com/{}", random_alnum(22));
+    // A new link every time: on a group that has one, the old link stops working.
+    let link = new_invite_link();
     group.invite_link = Some(link.clone());
     group.touch(now_ms);
     Ok(fields([("InviteLink", json!(link))]))
@@ -981,3 +1052,7 @@ mod tests {
 #[cfg(test)]
 #[path = "actions_realism_tests.rs"]
 mod realism_tests;
+
+#[cfg(test)]
+#[path = "actions_lifecycle_tests.rs"]
+mod lifecycle_tests;

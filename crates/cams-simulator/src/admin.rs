@@ -214,7 +214,8 @@ async fn wrong_method(method: Method) -> AdminError {
 }
 
 async fn healthz(State(app): Shared) -> Answer<Health> {
-    let state = app.lock();
+    let mut state = app.lock();
+    state.settle_tenants(None, now_ms());
     Answer(Health {
         status: "ok".into(),
         uptime_secs: app.uptime().as_secs(),
@@ -320,41 +321,49 @@ fn now_ms() -> i64 {
 async fn list_groups(State(app): Shared, query: RawQuery) -> Answer<GroupList> {
     let query = query_map(query);
     let mut state = app.lock();
-    let now = now_ms();
-    let mut tenants: Vec<(&String, &mut crate::state::Groups)> = state
+    let tenant = query.get("custSpaceId").map(String::as_str);
+    state.settle_tenants(tenant, now_ms());
+    let mut tenants: Vec<(&String, &crate::state::Groups)> = state
         .tenants
-        .iter_mut()
-        .filter(|(k, _)| query.get("custSpaceId").is_none_or(|t| *k == t))
+        .iter()
+        .filter(|(k, _)| tenant.is_none_or(|t| *k == t))
         .collect();
     tenants.sort_by(|a, b| a.0.cmp(b.0));
-    let mut groups = Vec::new();
-    for (_, of_tenant) in tenants {
-        for g in of_tenant.values_mut() {
-            g.settle(now);
-            groups.push(g.clone());
-        }
-    }
+    let groups: Vec<Group> = tenants
+        .into_iter()
+        .flat_map(|(_, of_tenant)| of_tenant.values().cloned())
+        .collect();
     Answer(GroupList {
         count: groups.len(),
         groups,
     })
 }
 
-/// The group at the path, with a due pending update applied, or a 404.
+/// The group at the path, settled (a due creation ended, a due update applied), or a 404
+/// (also when it is gone by now: it is removed then).
 fn stored_group<'s>(
     state: &'s mut crate::state::State,
     (cs, bn, gid): &(String, String, String),
 ) -> Result<&'s mut Group, AdminError> {
-    let group = state
-        .tenants
-        .get_mut(cs)
-        .and_then(|g| g.get_mut(&(bn.clone(), gid.clone())))
-        .ok_or_else(|| AdminError {
-            status: 404,
-            message: format!("no group {cs}/{bn}/{gid}"),
-        })?;
-    group.settle(now_ms());
-    Ok(group)
+    let not_found = || AdminError {
+        status: 404,
+        message: format!("no group {cs}/{bn}/{gid}"),
+    };
+    let key = (bn.clone(), gid.clone());
+    let groups = state.tenants.get_mut(cs).ok_or_else(not_found)?;
+    let now = now_ms();
+    let gone = match groups.get_mut(&key) {
+        Some(group) => {
+            group.settle(now);
+            group.is_gone(now)
+        }
+        None => return Err(not_found()),
+    };
+    if gone {
+        groups.remove(&key);
+        return Err(not_found());
+    }
+    groups.get_mut(&key).ok_or_else(not_found)
 }
 
 async fn get_group(

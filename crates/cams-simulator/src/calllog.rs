@@ -83,6 +83,10 @@ pub struct CallEntry {
     pub fault: Option<Fault>,
     /// Time from arrival to answer, in milliseconds.
     pub duration_ms: u64,
+    /// The `UniqueCode` of an accepted AddChatGroup (also when its answer was lost); absent
+    /// for every other call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_code: Option<String>,
 }
 
 /// A bounded call log: the newest `capacity` entries.
@@ -183,6 +187,7 @@ impl CallEntry {
             request_id: None,
             fault: None,
             duration_ms: 0,
+            unique_code: None,
         }
     }
 

@@ -342,7 +342,13 @@ fn finish(
 ) -> Reply {
     let rid = request_id();
     let (status, body, retry_after, code) = match outcome {
-        Ok(fields) => (200, success_body(&rid, fields), None, "OK".to_string()),
+        Ok(fields) => {
+            entry.unique_code = fields
+                .get("UniqueCode")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            (200, success_body(&rid, fields), None, "OK".to_string())
+        }
         Err(error) => (
             error.status,
             error_body(&rid, &arrival.host, &error),

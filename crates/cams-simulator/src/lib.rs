@@ -38,12 +38,15 @@ pub mod client;
 pub use app::App;
 pub use calllog::{CallEntry, Fault, SignatureScheme};
 pub use faults::{FaultConfig, HangFault, QpsLimit};
-pub use realism::{ActionQps, ListOrder, NeverApply, RealismConfig, SubjectFilter, UpdateField};
+pub use realism::{
+    ActionQps, CreateFailure, CreateFailureMode, GroupIdWhileCreating, ListOrder, NeverApply,
+    RealismConfig, SubjectFilter, UpdateField,
+};
 pub use seed::{apply_seed, Seed, SeedError};
 pub use server::serve;
 pub use state::{
-    AccessKeySpec, Group, GroupEdit, GroupSeed, PendingUpdate, SecurityToken, State, StsConfig,
-    TokenSpec,
+    AccessKeySpec, CreateOutcome, Group, GroupEdit, GroupSeed, PendingCreate, PendingUpdate,
+    SecurityToken, State, StsConfig, TokenSpec,
 };
 
 #[cfg(feature = "client")]

@@ -18,7 +18,8 @@ pub const PICTURE_COPY_HOST: &str = "cams-cdn.simulator.invalid";
 
 /// The realism knobs of one tenant (or the default of every tenant without its own). Every
 /// field is optional in JSON; a missing field takes its default, which is the simulator's
-/// behaviour without realism.
+/// behaviour without realism (`groupIdWhileCreating`'s default, `hidden`, only matters for
+/// groups that are `CREATING`, and without `createDelayMs` AddChatGroup makes none).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct RealismConfig {
@@ -43,6 +44,20 @@ pub struct RealismConfig {
     /// answers `Throttling.Api`. An action without an entry uses the tenant's `qps` fault
     /// setting (`Throttling.User`), if any.
     pub action_qps: BTreeMap<String, ActionQps>,
+    /// A group made by AddChatGroup lists `GroupStatus: CREATING` for this many
+    /// milliseconds, then `ACTIVE` (or what `createFailure` makes of it). 0: at once.
+    pub create_delay_ms: u64,
+    /// Whether a `CREATING` row of ListChatGroup carries its GroupId. Default `hidden` (the
+    /// most demanding): `GroupId` is null while the group is CREATING.
+    pub group_id_while_creating: GroupIdWhileCreating,
+    /// AddChatGroup calls answered `OK` (with a UniqueCode) whose group never becomes
+    /// `ACTIVE`.
+    pub create_failure: Option<CreateFailure>,
+    /// After DeleteChatGroup the group lists `GroupStatus: DELETING` for this many
+    /// milliseconds, then disappears. 0: at once.
+    pub delete_delay_ms: u64,
+    /// AddChatGroup gives the new group an invite link (listed as its `InviteLink`).
+    pub invite_link_at_creation: bool,
 }
 
 impl Default for RealismConfig {
@@ -55,8 +70,49 @@ impl Default for RealismConfig {
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             list_order: ListOrder::default(),
             action_qps: BTreeMap::new(),
+            create_delay_ms: 0,
+            group_id_while_creating: GroupIdWhileCreating::default(),
+            create_failure: None,
+            delete_delay_ms: 0,
+            invite_link_at_creation: false,
         }
     }
+}
+
+/// Whether ListChatGroup shows a `CREATING` group's GroupId (CAMS does not document it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GroupIdWhileCreating {
+    /// The row carries the GroupId as soon as the group exists.
+    Visible,
+    /// The row's `GroupId` is null while the group is `CREATING` (its Subject and the other
+    /// fields are listed).
+    #[default]
+    Hidden,
+}
+
+/// "Accepted but never created": the next `count` AddChatGroup calls (every one when
+/// `count` is absent) answer `OK` with a UniqueCode, and their group never becomes `ACTIVE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateFailure {
+    /// What becomes of the group when the create delay ends.
+    pub mode: CreateFailureMode,
+    /// How many more calls are affected; each affected call takes one off, and at 0 the
+    /// knob is spent. Absent: every call.
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// What a failed create looks like once `createDelayMs` has passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CreateFailureMode {
+    /// The group disappears (ListChatGroup stops listing it; any call naming it answers
+    /// `InvalidParameter.GroupNotExist`).
+    Vanish,
+    /// The group stays, listed `INACTIVE`.
+    Inactive,
 }
 
 /// The fields of UpdateChatGroup that can be set (and withheld by [`NeverApply`]).
@@ -190,6 +246,20 @@ impl RealismConfig {
         Ok(())
     }
 
+    /// Whether one accepted AddChatGroup fails (`createFailure`), and how; takes one off the
+    /// remaining count when it does.
+    pub fn take_create_failure(&mut self) -> Option<CreateFailureMode> {
+        let failure = self.create_failure.as_mut()?;
+        match &mut failure.count {
+            Some(0) => None,
+            Some(count) => {
+                *count -= 1;
+                Some(failure.mode)
+            }
+            None => Some(failure.mode),
+        }
+    }
+
     /// The fields of one accepted update that are withheld by `neverApply`, given the
     /// fields it sends; takes one off the remaining count when any is withheld.
     pub fn withhold(&mut self, sent: &[UpdateField]) -> Vec<UpdateField> {
@@ -244,7 +314,8 @@ mod tests {
             serde_json::json!({
                 "updateDelayMs": 0, "neverApply": null, "pictureCopy": false,
                 "subjectFilter": "substring", "maxPageSize": 100, "listOrder": "created",
-                "actionQps": {}
+                "actionQps": {}, "createDelayMs": 0, "groupIdWhileCreating": "hidden",
+                "createFailure": null, "deleteDelayMs": 0, "inviteLinkAtCreation": false
             })
         );
         let c: RealismConfig = serde_json::from_str(
@@ -271,6 +342,65 @@ mod tests {
                 burst: Some(2.0)
             }
         );
+        let c: RealismConfig = serde_json::from_str(
+            r#"{"createDelayMs":1500,"groupIdWhileCreating":"visible",
+                "createFailure":{"mode":"vanish","count":1},"deleteDelayMs":700,
+                "inviteLinkAtCreation":true}"#,
+        )
+        .unwrap();
+        c.validate(&ACTIONS).unwrap();
+        assert_eq!(
+            (
+                c.create_delay_ms,
+                c.delete_delay_ms,
+                c.invite_link_at_creation
+            ),
+            (1500, 700, true)
+        );
+        assert_eq!(c.group_id_while_creating, GroupIdWhileCreating::Visible);
+        assert_eq!(
+            c.create_failure,
+            Some(CreateFailure {
+                mode: CreateFailureMode::Vanish,
+                count: Some(1)
+            })
+        );
+        let c: RealismConfig =
+            serde_json::from_str(r#"{"createFailure":{"mode":"inactive"}}"#).unwrap();
+        assert_eq!(
+            c.create_failure,
+            Some(CreateFailure {
+                mode: CreateFailureMode::Inactive,
+                count: None
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(c).unwrap()["createFailure"],
+            serde_json::json!({"mode": "inactive", "count": null})
+        );
+    }
+
+    #[test]
+    fn create_failure_counts_down_and_without_a_count_fails_every_create() {
+        let mut c = RealismConfig {
+            create_failure: Some(CreateFailure {
+                mode: CreateFailureMode::Inactive,
+                count: Some(2),
+            }),
+            ..RealismConfig::default()
+        };
+        assert_eq!(c.take_create_failure(), Some(CreateFailureMode::Inactive));
+        assert_eq!(c.take_create_failure(), Some(CreateFailureMode::Inactive));
+        assert_eq!(c.create_failure.unwrap().count, Some(0));
+        assert_eq!(c.take_create_failure(), None, "spent");
+        c.create_failure = Some(CreateFailure {
+            mode: CreateFailureMode::Vanish,
+            count: None,
+        });
+        for _ in 0..5 {
+            assert_eq!(c.take_create_failure(), Some(CreateFailureMode::Vanish));
+        }
+        assert_eq!(RealismConfig::default().take_create_failure(), None);
     }
 
     #[test]
@@ -294,6 +424,14 @@ mod tests {
             r#"{"actionQps":{"ListChatGroup":{"rate":1}}}"#,
             r#"{"updateDelayMS":5}"#,
             r#"{"updateDelayMs":-1}"#,
+            r#"{"createDelayMs":-1}"#,
+            r#"{"deleteDelayMs":"1s"}"#,
+            r#"{"groupIdWhileCreating":"shown"}"#,
+            r#"{"createFailure":{"mode":"explode"}}"#,
+            r#"{"createFailure":{"count":1}}"#,
+            r#"{"createFailure":{"mode":"vanish","count":-1}}"#,
+            r#"{"createFailure":{"mode":"vanish","after":1}}"#,
+            r#"{"inviteLinkAtCreation":"yes"}"#,
         ] {
             assert!(bad(json).is_some(), "{json}");
         }

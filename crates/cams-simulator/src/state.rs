@@ -284,6 +284,36 @@ pub struct Group {
     /// `UPDATING` until `applyAtMs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_update: Option<PendingUpdate>,
+    /// A creation not finished yet (realism `createDelayMs`): the group is `CREATING` until
+    /// `doneAtMs`, then becomes what `outcome` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_create: Option<PendingCreate>,
+    /// When an accepted DeleteChatGroup takes effect (realism `deleteDelayMs`), milliseconds
+    /// since the epoch: the group is `DELETING` until then, and gone from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_at_ms: Option<i64>,
+}
+
+/// A group being created (realism `createDelayMs`, `createFailure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCreate {
+    /// When the creation ends, milliseconds since the epoch.
+    pub done_at_ms: i64,
+    /// What the group becomes then.
+    pub outcome: CreateOutcome,
+}
+
+/// What a group being created becomes when its creation ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CreateOutcome {
+    /// `ACTIVE`: the creation worked.
+    Active,
+    /// `INACTIVE`: it failed and the group stays (`createFailure` mode `inactive`).
+    Inactive,
+    /// Gone: it failed and the group disappears (`createFailure` mode `vanish`).
+    Vanish,
 }
 
 /// An accepted update of a group's fields: applied at once, or at `apply_at_ms` while the
@@ -390,7 +420,24 @@ impl Group {
             gmt_modifier: now_ms,
             created_seq: 0,
             pending_update: None,
+            pending_create: None,
+            delete_at_ms: None,
         }
+    }
+
+    /// Whether the group is being created or deleted (`CREATING`/`DELETING` through the
+    /// realism delays): an update then applies at once, without an `UPDATING` phase.
+    pub fn in_transition(&self) -> bool {
+        self.pending_create.is_some() || self.delete_at_ms.is_some()
+    }
+
+    /// Whether the group no longer exists at `now_ms`: its deletion, or a create that
+    /// vanishes, is due. Whoever holds the map removes it (see [`settle_groups`]).
+    pub fn is_gone(&self, now_ms: i64) -> bool {
+        self.delete_at_ms.is_some_and(|at| at <= now_ms)
+            || self
+                .pending_create
+                .is_some_and(|c| c.outcome == CreateOutcome::Vanish && c.done_at_ms <= now_ms)
     }
 
     /// Records a change at `at_ms`: GmtModifier moves to `at_ms`, and at least 1 ms forward.
@@ -413,13 +460,38 @@ impl Group {
         self.touch(update.apply_at_ms);
     }
 
-    /// Applies the pending update if it is due at `now_ms` (the lazy half of
-    /// `updateDelayMs`); whether one was applied.
+    /// Brings the group up to `now_ms` (the lazy half of the realism delays): a creation
+    /// that is due ends (`ACTIVE` or `INACTIVE`, GmtModifier at its due time), a pending
+    /// update that is due applies; whether anything changed. A group that is gone
+    /// ([`Group::is_gone`]) is left as it is.
     pub fn settle(&mut self, now_ms: i64) -> bool {
-        match &self.pending_update {
-            Some(p) if p.apply_at_ms <= now_ms => self.flush(now_ms),
-            _ => false,
+        let mut changed = false;
+        if let Some(create) = self.pending_create {
+            if create.done_at_ms <= now_ms && create.outcome != CreateOutcome::Vanish {
+                self.pending_create = None;
+                self.group_status = match create.outcome {
+                    CreateOutcome::Inactive => "INACTIVE",
+                    _ => "ACTIVE",
+                }
+                .into();
+                self.touch(create.done_at_ms);
+                changed = true;
+            }
         }
+        match &self.pending_update {
+            Some(p) if p.apply_at_ms <= now_ms => self.flush(now_ms) || changed,
+            _ => changed,
+        }
+    }
+
+    /// Starts the deletion at `now_ms`, done at `delete_at_ms`: a pending update applies
+    /// first, a creation in progress is abandoned, and the group lists `DELETING`.
+    pub fn start_delete(&mut self, now_ms: i64, delete_at_ms: i64) {
+        self.flush(now_ms);
+        self.pending_create = None;
+        self.group_status = "DELETING".into();
+        self.delete_at_ms = Some(delete_at_ms);
+        self.touch(now_ms);
     }
 
     /// Applies the pending update at once, due or not (before another update or an
@@ -434,9 +506,15 @@ impl Group {
         true
     }
 
-    /// Applies an out-of-band edit at `now_ms` (a pending update is applied first).
+    /// Applies an out-of-band edit at `now_ms` (a pending update is applied first). An edit
+    /// that sets the status also ends a creation or deletion in progress: it is the last
+    /// word.
     pub fn edit(&mut self, edit: GroupEdit, now_ms: i64) {
         self.flush(now_ms);
+        if edit.group_status.is_some() {
+            self.pending_create = None;
+            self.delete_at_ms = None;
+        }
         if let Some(s) = edit.subject {
             self.subject = Some(s);
         }
@@ -456,6 +534,31 @@ impl Group {
 /// A new random GroupId.
 pub fn new_group_id() -> String {
     format!("SIM{}", util::random_upper_alnum(13))
+}
+
+/// A new random invite link.
+pub fn new_invite_link() -> String {
+    format!("https://chat.whatsapp.com/{}", util::random_alnum(22))
+}
+
+/// Settles every group of `groups` whose key passes `keep` at `now_ms` ([`Group::settle`])
+/// and removes those that are gone ([`Group::is_gone`]); how many were removed.
+pub fn settle_groups(
+    groups: &mut Groups,
+    mut select: impl FnMut(&(String, String)) -> bool,
+    now_ms: i64,
+) -> usize {
+    let mut gone = Vec::new();
+    for (key, g) in groups.iter_mut().filter(|(k, _)| select(k)) {
+        g.settle(now_ms);
+        if g.is_gone(now_ms) {
+            gone.push(key.clone());
+        }
+    }
+    for key in &gone {
+        groups.remove(key);
+    }
+    gone.len()
 }
 
 /// A new random UniqueCode.
@@ -600,6 +703,16 @@ impl State {
                 group.clone(),
             );
         group
+    }
+
+    /// Settles the groups of `tenant` (of every tenant when `None`) at `now_ms`: due
+    /// creations end, due updates apply, and groups that are gone are removed.
+    pub fn settle_tenants(&mut self, tenant: Option<&str>, now_ms: i64) {
+        for (name, groups) in &mut self.tenants {
+            if tenant.is_none_or(|t| t == name) {
+                settle_groups(groups, |_| true, now_ms);
+            }
+        }
     }
 
     /// The fault knobs in force for a tenant.

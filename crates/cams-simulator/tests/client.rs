@@ -8,9 +8,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use cams_simulator::{
-    serve, AccessKeySpec, ActionQps, App, CallQuery, ClientError, FaultConfig, GroupEdit,
-    GroupSeed, HangFault, ListOrder, NeverApply, QpsLimit, RealismConfig, Seed, SignatureScheme,
-    SimulatorClient, State, StsConfig, SubjectFilter, UpdateField,
+    serve, AccessKeySpec, ActionQps, App, CallQuery, ClientError, CreateFailure, CreateFailureMode,
+    FaultConfig, GroupEdit, GroupIdWhileCreating, GroupSeed, HangFault, ListOrder, NeverApply,
+    QpsLimit, RealismConfig, Seed, SignatureScheme, SimulatorClient, State, StsConfig,
+    SubjectFilter, UpdateField,
 };
 
 async fn start() -> (SimulatorClient, watch::Sender<bool>) {
@@ -184,6 +185,14 @@ async fn realism_settings_round_trip() {
             },
         )]
         .into(),
+        create_delay_ms: 1500,
+        group_id_while_creating: GroupIdWhileCreating::Visible,
+        create_failure: Some(CreateFailure {
+            mode: CreateFailureMode::Vanish,
+            count: Some(2),
+        }),
+        delete_delay_ms: 700,
+        invite_link_at_creation: true,
     };
     assert_eq!(sim.set_tenant_realism("t/1", &knobs).await.unwrap(), knobs);
     let exact = RealismConfig {

@@ -1899,3 +1899,8 @@ async fn a_denied_action_is_forbidden_for_that_key_only() {
     }
     assert_eq!(sim.group(tenant).await["subject"], "Still allowed");
 }
+
+// ---- the lifecycle knobs (tests/http/lifecycle.rs) -----------------------------------------
+
+#[path = "http/lifecycle.rs"]
+mod lifecycle;
