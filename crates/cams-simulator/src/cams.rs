@@ -52,6 +52,12 @@ pub async fn handle(
         .to_string();
     let mut entry = log_entry(arrival, incoming, scheme, action, &tenant);
     let faults = app.lock().faults_for(&tenant).clone();
+    // Faults limited to some actions leave the others alone.
+    let faults = if faults.applies_to(action.unwrap_or_default()) {
+        faults
+    } else {
+        FaultConfig::default()
+    };
     let hang_fault = match before_the_gateway(app, arrival, &faults, &entry).await {
         Ok(hang_fault) => hang_fault,
         Err(reply) => return reply,

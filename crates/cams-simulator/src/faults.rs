@@ -29,6 +29,10 @@ pub struct FaultConfig {
     pub lose_answer_probability: f64,
     /// Seconds added to the simulator's clock (freshness checks and the `Date` header).
     pub clock_offset_secs: i64,
+    /// The actions these faults strike (every action when empty): e.g. `["AddChatGroup"]`
+    /// loses AddChatGroup's answers while ListChatGroup keeps working.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
 }
 
 /// A token bucket: `rate` tokens per second, at most `burst` stored.
@@ -61,6 +65,11 @@ pub struct HangFault {
 }
 
 impl FaultConfig {
+    /// Whether these faults strike `action`.
+    pub fn applies_to(&self, action: &str) -> bool {
+        self.actions.is_empty() || self.actions.iter().any(|a| a == action)
+    }
+
     /// Checks ranges; the message names the offending field.
     pub fn validate(&self) -> Result<(), String> {
         let probability = |name: &str, p: f64| {

@@ -1904,3 +1904,28 @@ async fn a_denied_action_is_forbidden_for_that_key_only() {
 
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
+
+/// Faults limited to one action leave the others alone.
+#[tokio::test]
+async fn faults_for_some_actions_leave_the_others_alone() {
+    let sim = Sim::start().await;
+    let tenant = "t-fault-actions";
+    sim.setup(tenant).await;
+    let (s, _) = sim
+        .admin(
+            "PUT",
+            &format!("faults/tenants/{tenant}"),
+            json!({"errorRates": {"InternalError": 1.0}, "actions": ["UpdateChatGroup"]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    for scheme in SCHEMES {
+        let (status, _, body) = sim
+            .call(scheme, tenant, "UpdateChatGroup", &[("Subject", "x")])
+            .await;
+        assert_eq!((status, body["Code"].as_str()), (500, Some("InternalError")));
+        let page = [("Page", r#"{"Index":1,"Size":10}"#)];
+        let (status, _, body) = sim.call(scheme, tenant, "ListChatGroup", &page).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}

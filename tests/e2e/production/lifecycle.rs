@@ -5,13 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cams_operator::fixtures::BUSINESS_NUMBER;
 use cams_operator::resource::{
     ChatGroup, DeletionPolicy, CREATE_PENDING_ANNOTATION, GROUP_ID_ANNOTATION, PAUSED_ANNOTATION,
 };
 use cams_simulator::{FaultConfig, Group, RealismConfig};
 use kube::api::DeleteParams;
-use serde_json::json;
 
 use crate::harness::{condition, reason, Deadline, Operator, World};
 
@@ -139,8 +137,8 @@ async fn a_group_is_created_found_recorded_and_its_picture_set_once() {
 }
 
 #[tokio::test]
-async fn two_chatgroups_with_one_subject_get_one_group_each_and_a_reapplied_manifest_asks_to_adopt(
-) {
+async fn two_chatgroups_with_one_subject_get_one_group_each_and_a_reapplied_manifest_asks_to_adopt()
+{
     let world = World::new("twosubj").await;
     let mut operator = world.operator(&FLAGS);
     let a = to_create(&world, "same-a", "Same subject");
@@ -174,7 +172,10 @@ async fn two_chatgroups_with_one_subject_get_one_group_each_and_a_reapplied_mani
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Stalled"))
         .map(|c| c.message.clone())
         .unwrap_or_default();
-    assert!(message.contains(ga) && message.contains("spec.groupId"), "{message}");
+    assert!(
+        message.contains(ga) && message.contains("spec.groupId"),
+        "{message}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(world.calls("AddChatGroup").await.len(), 2, "no third group");
     operator.stop().await;
@@ -371,11 +372,17 @@ async fn delete_case(case: DeleteCase) -> f64 {
     flags.extend(["--delete-timeout", "5s"]);
     let mut operator = world.operator(&flags);
     world
-        .create_secret("own-secret", &world.access_key_id, &world.access_key_secret, None)
+        .create_secret(
+            "own-secret",
+            &world.access_key_id,
+            &world.access_key_secret,
+            None,
+        )
         .await;
     let mut cg = world
         .group("victim", "EA303VICTIM", |b| {
-            b.subject(Some("To be deleted")).secret_ref(Some("own-secret"))
+            b.subject(Some("To be deleted"))
+                .secret_ref(Some("own-secret"))
         })
         .await;
     cg.spec.deletion_policy = DeletionPolicy::Delete;
@@ -397,8 +404,12 @@ async fn delete_case(case: DeleteCase) -> f64 {
                 .await;
         }
         DeleteCase::Paused => {
-            world.annotate("victim", PAUSED_ANNOTATION, Some("true")).await;
-            world.wait_reason("victim", "Synced", "ReconcilePaused").await;
+            world
+                .annotate("victim", PAUSED_ANNOTATION, Some("true"))
+                .await;
+            world
+                .wait_reason("victim", "Synced", "ReconcilePaused")
+                .await;
         }
         DeleteCase::Refused => {
             world
@@ -421,7 +432,9 @@ async fn delete_case(case: DeleteCase) -> f64 {
     delete(&world, "victim").await;
     let took = wait_gone(&world, "victim", Duration::from_secs(20)).await;
     let (reason_, kind, group_gone) = case.expected();
-    world.wait_event(&world.ns, "victim", reason_, Some(kind)).await;
+    world
+        .wait_event(&world.ns, "victim", reason_, Some(kind))
+        .await;
     let calls = world.calls("DeleteChatGroup").await.len() - before;
     match case {
         DeleteCase::Paused | DeleteCase::SecretGone => {
