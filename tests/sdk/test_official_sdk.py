@@ -7,8 +7,14 @@ proves the simulator verifies real Alibaba signatures, and every SignatureDoesNo
 proves it does not accept wrong ones. State changes are checked through the admin API.
 
 `cams-operator call --dry-run` is checked against the SDK's own parameter building and
-signing helpers (test_operator_dry_run_*), and a real `cams-operator call ListChatGroup`
-must list what the SDK lists.
+signing helpers (test_operator_dry_run_*) for UpdateChatGroup, ListChatGroup and the four
+lifecycle actions (AddChatGroup, DeleteChatGroup, AddChatGroupInviteLink,
+DeleteChatGroupInviteLink), and a real `cams-operator call ListChatGroup` must list what the
+SDK lists.
+
+The lifecycle actions are also driven through the SDK against the simulator's lifecycle knobs
+(CREATING without a GroupId, DELETING, an invite link made at creation and reset), and every
+raw answer must survive the SDK's response model unchanged (test_lifecycle_*).
 
 Run through tests/sdk/run.sh, which starts the simulator and sets CAMS_SIMULATOR_URL and
 CAMS_OPERATOR_BIN. Each test uses its own tenant (CustSpaceId) and access key.
@@ -16,11 +22,13 @@ CAMS_OPERATOR_BIN. Each test uses its own tenant (CustSpaceId) and access key.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
 import secrets
 import subprocess
+import time
 import types
 import urllib.error
 import urllib.parse
@@ -384,6 +392,166 @@ def test_other_group_actions(tenant: Tenant, mode: str):
     assert {c["code"] for c in tenant.calls()} == {"OK"}
 
 
+# --- the lifecycle actions and knobs, answers read through the SDK's models ----------------------
+
+
+def strip_nulls(value):
+    """A raw answer as the SDK's models keep it: fields that are null are left out."""
+    if isinstance(value, dict):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nulls(v) for v in value]
+    return value
+
+
+class RawAnswers:
+    """Keeps the raw body of every answer a client gets (its call_api wrapped), so that the
+    SDK's response models can be checked to lose nothing of it."""
+
+    def __init__(self, client: Client):
+        self.bodies = []
+        original = client.call_api
+
+        def capture(params, req, runtime):
+            result = original(params, req, runtime)
+            self.bodies.append(copy.deepcopy(result["body"]))
+            return result
+
+        client.call_api = capture
+
+    def read_by(self, body, keys=None) -> dict:
+        """The last raw answer equals `body` (its SDK model) turned back into a map: every
+        field the simulator sent is one of the model's, with the same name and value."""
+        raw = self.bodies[-1]
+        assert body.to_map() == strip_nulls(raw), raw
+        if keys is not None:
+            assert set(raw) == keys, raw
+        return raw
+
+
+ENVELOPE_KEYS = {"RequestId", "Code", "Message", "Success"}
+REQUEST_ID = r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}"
+
+
+def wait_for(read, done, what: str, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"{what}: still {value!r}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lifecycle_answers_match_the_sdk_models(tenant: Tenant, mode: str):
+    admin(
+        tenant.base_url,
+        "PUT",
+        f"realism/tenants/{tenant.cust_space_id}",
+        {"createDelayMs": 400, "deleteDelayMs": 400, "inviteLinkAtCreation": True},
+    )
+    client = tenant.client(mode)
+    raw = RawAnswers(client)
+    ids = dict(business_number=BUSINESS_NUMBER, cust_space_id=tenant.cust_space_id)
+
+    added = client.add_chat_group(
+        cams.AddChatGroupRequest(channel_type="WHATSAPP", subject=SUBJECT, description=DESCRIPTION, **ids)
+    ).body
+    raw.read_by(added, ENVELOPE_KEYS | {"UniqueCode"})
+    assert added.code == "OK" and added.success is True and added.message == "SUCCESS"
+    assert re.fullmatch(REQUEST_ID, added.request_id)
+    assert isinstance(added.unique_code, str) and added.unique_code
+
+    def row():
+        body = client.list_chat_group(
+            cams.ListChatGroupRequest(page=cams.ListChatGroupRequestPage(index=1, size=100), **ids)
+        ).body
+        raw.read_by(body)
+        rows = [g for g in body.data.list if g.subject == SUBJECT]
+        assert len(rows) <= 1, rows
+        return rows[0] if rows else None
+
+    # CREATING, without a GroupId (hidden by default), with the link made at creation.
+    creating = row()
+    assert creating.group_status == "CREATING"
+    assert creating.group_id is None
+    assert creating.description == DESCRIPTION
+    assert "GroupId" in raw.bodies[-1]["Data"]["List"][0], "listed as null, not left out"
+    first_link = creating.invite_link
+    assert first_link.startswith("https://chat.whatsapp.com/")
+    active = wait_for(row, lambda r: r.group_status != "CREATING", "creation")
+    assert active.group_status == "ACTIVE"
+    gid = active.group_id
+    assert gid
+    (stored,) = admin(tenant.base_url, "GET", f"groups?custSpaceId={tenant.cust_space_id}")["groups"]
+    assert (stored["groupId"], stored["uniqueCode"]) == (gid, added.unique_code)
+    by_id = dict(group_id=gid, **ids)
+
+    # A new link resets the old one.
+    link = client.add_chat_group_invite_link(
+        cams.AddChatGroupInviteLinkRequest(channel_type="WHATSAPP", **by_id)
+    ).body
+    raw.read_by(link, ENVELOPE_KEYS | {"InviteLink"})
+    assert link.invite_link.startswith("https://chat.whatsapp.com/")
+    assert link.invite_link != first_link
+    assert row().invite_link == link.invite_link
+    unlinked = client.delete_chat_group_invite_link(cams.DeleteChatGroupInviteLinkRequest(**by_id)).body
+    raw.read_by(unlinked, ENVELOPE_KEYS | {"Result"})
+    assert unlinked.result == 1
+    assert row().invite_link is None
+
+    # DELETING (a second delete is accepted), then gone, then GroupNotExist.
+    deleted = client.delete_chat_group(cams.DeleteChatGroupRequest(channel_type="WHATSAPP", **by_id)).body
+    raw.read_by(deleted, ENVELOPE_KEYS | {"Result"})
+    assert deleted.result == 1 and deleted.success is True
+    deleting = row()
+    assert (deleting.group_status, deleting.group_id) == ("DELETING", gid)
+    assert client.delete_chat_group(cams.DeleteChatGroupRequest(**by_id)).body.result == 1
+    wait_for(row, lambda r: r is None, "deletion")
+    assert admin(tenant.base_url, "GET", f"groups?custSpaceId={tenant.cust_space_id}")["count"] == 0
+    with pytest.raises(ClientException) as exc:
+        client.delete_chat_group(cams.DeleteChatGroupRequest(**by_id))
+    expect_code(exc, "InvalidParameter.GroupNotExist")
+
+    calls = tenant.calls()
+    assert {c["signatureScheme"] for c in calls} == {mode}
+    (add_call,) = [c for c in calls if c["action"] == "AddChatGroup"]
+    assert add_call["uniqueCode"] == added.unique_code
+    assert add_call["params"]["Subject"] == SUBJECT
+
+
+def test_lifecycle_a_failed_create_answers_ok_and_never_becomes_active(tenant: Tenant):
+    admin(
+        tenant.base_url,
+        "PUT",
+        f"realism/tenants/{tenant.cust_space_id}",
+        {"createDelayMs": 200, "groupIdWhileCreating": "visible", "createFailure": {"mode": "vanish", "count": 1}},
+    )
+    client = tenant.client("v3")
+    ids = dict(business_number=BUSINESS_NUMBER, cust_space_id=tenant.cust_space_id)
+    lost = client.add_chat_group(cams.AddChatGroupRequest(subject="Never made", **ids)).body
+    assert lost.code == "OK" and lost.unique_code
+    kept = client.add_chat_group(cams.AddChatGroupRequest(subject="Made", **ids)).body
+
+    def rows():
+        body = client.list_chat_group(
+            cams.ListChatGroupRequest(page=cams.ListChatGroupRequestPage(index=1, size=100), **ids)
+        ).body
+        return {g.subject: (g.group_status, g.group_id) for g in body.data.list}
+
+    listed = rows()
+    assert listed["Never made"][0] == "CREATING" and listed["Never made"][1], "visible while CREATING"
+    listed = wait_for(rows, lambda r: "Never made" not in r and r["Made"][0] == "ACTIVE", "failed create")
+    (stored,) = admin(tenant.base_url, "GET", f"groups?custSpaceId={tenant.cust_space_id}")["groups"]
+    assert (stored["uniqueCode"], stored["groupId"]) == (kept.unique_code, listed["Made"][1])
+    # A refused create makes nothing.
+    with pytest.raises(ClientException) as exc:
+        client.add_chat_group(cams.AddChatGroupRequest(subject="   ", **ids))
+    expect_code(exc, "InvalidParameter.Subject")
+    assert admin(tenant.base_url, "GET", f"groups?custSpaceId={tenant.cust_space_id}")["count"] == 1
+
+
 def test_validation_codes(tenant: Tenant):
     tenant.seed("G1")
     client = tenant.client("v3")
@@ -537,6 +705,52 @@ DRY_RUN_CASES = {
             group_status="ACTIVE",
             page=cams.ListChatGroupRequestPage(index=3, size=100),
             subject=FILTER_SUBJECT,
+        ),
+    ),
+    "add": (
+        "AddChatGroup",
+        {
+            "BusinessNumber": BUSINESS_NUMBER,
+            "CustSpaceId": "cams-test123",
+            "ChannelType": "WHATSAPP",
+            "Subject": SUBJECT,
+            "Description": DESCRIPTION,
+        },
+        cams.AddChatGroupRequest(
+            business_number=BUSINESS_NUMBER,
+            cust_space_id="cams-test123",
+            channel_type="WHATSAPP",
+            subject=SUBJECT,
+            description=DESCRIPTION,
+        ),
+    ),
+    "delete": (
+        "DeleteChatGroup",
+        {"BusinessNumber": BUSINESS_NUMBER, "CustSpaceId": "cams-test123", "GroupId": "EA303TEST"},
+        cams.DeleteChatGroupRequest(
+            business_number=BUSINESS_NUMBER, cust_space_id="cams-test123", group_id="EA303TEST"
+        ),
+    ),
+    "add-invite-link": (
+        "AddChatGroupInviteLink",
+        {
+            "BusinessNumber": BUSINESS_NUMBER,
+            "CustSpaceId": "cams-test123",
+            "GroupId": "EA303TEST",
+            "ChannelType": "WHATSAPP",
+        },
+        cams.AddChatGroupInviteLinkRequest(
+            business_number=BUSINESS_NUMBER,
+            cust_space_id="cams-test123",
+            group_id="EA303TEST",
+            channel_type="WHATSAPP",
+        ),
+    ),
+    "delete-invite-link": (
+        "DeleteChatGroupInviteLink",
+        {"BusinessNumber": BUSINESS_NUMBER, "CustSpaceId": "cams-test123", "GroupId": "EA303TEST"},
+        cams.DeleteChatGroupInviteLinkRequest(
+            business_number=BUSINESS_NUMBER, cust_space_id="cams-test123", group_id="EA303TEST"
         ),
     ),
 }

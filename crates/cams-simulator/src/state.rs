@@ -541,15 +541,11 @@ pub fn new_invite_link() -> String {
     format!("https://chat.whatsapp.com/{}", util::random_alnum(22))
 }
 
-/// Settles every group of `groups` whose key passes `keep` at `now_ms` ([`Group::settle`])
-/// and removes those that are gone ([`Group::is_gone`]); how many were removed.
-pub fn settle_groups(
-    groups: &mut Groups,
-    mut select: impl FnMut(&(String, String)) -> bool,
-    now_ms: i64,
-) -> usize {
+/// Settles every group of `groups` at `now_ms` ([`Group::settle`]) and removes those that
+/// are gone ([`Group::is_gone`]); how many were removed.
+pub fn settle_groups(groups: &mut Groups, now_ms: i64) -> usize {
     let mut gone = Vec::new();
-    for (key, g) in groups.iter_mut().filter(|(k, _)| select(k)) {
+    for (key, g) in groups.iter_mut() {
         g.settle(now_ms);
         if g.is_gone(now_ms) {
             gone.push(key.clone());
@@ -710,7 +706,7 @@ impl State {
     pub fn settle_tenants(&mut self, tenant: Option<&str>, now_ms: i64) {
         for (name, groups) in &mut self.tenants {
             if tenant.is_none_or(|t| t == name) {
-                settle_groups(groups, |_| true, now_ms);
+                settle_groups(groups, now_ms);
             }
         }
     }
