@@ -67,9 +67,8 @@ pub(super) async fn create(
     if let Some(pending) = obj.create_pending() {
         return find(obj, namespace, pending, &unclaimed, &key, ctx).await;
     }
-    if !unclaimed.is_empty() && !obj.allows_duplicate_subject() {
-        return Ok(Step::Outcome(adoption_required(subject, &unclaimed)));
-    }
+    // First the reservation: a group another ChatGroup is creating with this subject is
+    // listed (unclaimed) before that object records it, and is not ours to adopt.
     if let Some(other) = ctx.caches.subject_reserved_by(obj, subject) {
         return Ok(Step::Outcome(Outcome::Creating {
             message: format!(
@@ -79,6 +78,9 @@ pub(super) async fn create(
             envelope: None,
             unique_code: None,
         }));
+    }
+    if !unclaimed.is_empty() && !obj.allows_duplicate_subject() {
+        return Ok(Step::Outcome(adoption_required(subject, &unclaimed)));
     }
     start(obj, namespace, ctx).await
 }

@@ -64,6 +64,13 @@ impl Observation {
                 settle: self.settle,
             },
         );
+        if self.verdict.in_sync == InSync::Pending {
+            // The first scan after a start is under way: it may predate this write, so the
+            // change is "updating" until a later scan shows it (no Ready True in between).
+            self.verdict.in_sync = InSync::Updating(
+                "CAMS accepted the change; waiting for a ListChatGroup scan to show it".into(),
+            );
+        }
     }
 
     /// Whether the object waits for a scan to show a change (its own accepted write, or a

@@ -84,6 +84,16 @@ pub async fn run(
     }
 }
 
+/// How many objects per second scans and group siblings re-queue at most, and at once.
+const REQUEUE_RATE: std::num::NonZeroU32 = match std::num::NonZeroU32::new(200) {
+    Some(n) => n,
+    None => std::num::NonZeroU32::MIN,
+};
+const REQUEUE_BURST: std::num::NonZeroU32 = match std::num::NonZeroU32::new(50) {
+    Some(n) => n,
+    None => std::num::NonZeroU32::MIN,
+};
+
 /// Objects re-queued from outside their own watch event, by namespace.
 type Requeues = std::collections::HashMap<Option<String>, UnboundedReceiver<ObjectRef<ChatGroup>>>;
 
@@ -113,12 +123,18 @@ fn requeue_router(
         routes.insert(ns.clone(), tx);
         receivers.insert(ns.clone(), rx);
     }
+    // Paced: a scan that confirms thousands of accepted changes at once must not hold every
+    // worker with status writes while new changes wait for their calls.
+    let pace = governor::RateLimiter::direct(
+        governor::Quota::per_second(REQUEUE_RATE).allow_burst(REQUEUE_BURST),
+    );
     tokio::spawn(async move {
         loop {
             let next = tokio::select! {
                 _ = term.cancelled() => return,
                 next = trigger_rx.next() => next,
             };
+            pace.until_ready().await;
             let Some(obj_ref) = next else { return };
             if let Some(ns) = &obj_ref.namespace {
                 ctx.caches.outside_change(ns, &obj_ref.name);

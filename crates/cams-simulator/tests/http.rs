@@ -1923,7 +1923,10 @@ async fn faults_for_some_actions_leave_the_others_alone() {
         let (status, _, body) = sim
             .call(scheme, tenant, "UpdateChatGroup", &[("Subject", "x")])
             .await;
-        assert_eq!((status, body["Code"].as_str()), (500, Some("InternalError")));
+        assert_eq!(
+            (status, body["Code"].as_str()),
+            (500, Some("InternalError"))
+        );
         let page = [("Page", r#"{"Index":1,"Size":10}"#)];
         let (status, _, body) = sim.call(scheme, tenant, "ListChatGroup", &page).await;
         assert_eq!(status, 200, "{body}");

@@ -201,10 +201,12 @@ impl Window {
         match self {
             Self::CallInFlight => FaultConfig {
                 latency_ms: 600,
+                actions: vec!["AddChatGroup".into()],
                 ..FaultConfig::default()
             },
             Self::AnswerLost => FaultConfig {
                 lose_answer_probability: 1.0,
+                actions: vec!["AddChatGroup".into()],
                 ..FaultConfig::default()
             },
             _ => FaultConfig::default(),
@@ -415,6 +417,7 @@ async fn delete_case(case: DeleteCase) -> f64 {
             world
                 .set_faults(FaultConfig {
                     error_rates: [("InvalidParameter.GroupLocked".to_string(), 1.0)].into(),
+                    actions: vec!["DeleteChatGroup".into()],
                     ..FaultConfig::default()
                 })
                 .await;
@@ -423,6 +426,7 @@ async fn delete_case(case: DeleteCase) -> f64 {
             world
                 .set_faults(FaultConfig {
                     error_rates: [("ServiceUnavailable".to_string(), 1.0)].into(),
+                    actions: vec!["DeleteChatGroup".into()],
                     ..FaultConfig::default()
                 })
                 .await;
