@@ -247,6 +247,10 @@ pub struct LifecycleArgs {
     /// orphaned and the ChatGroup released.
     #[arg(long, env = "CAMS_OPERATOR_DELETE_TIMEOUT", default_value = "1h", value_parser = humantime::parse_duration)]
     pub delete_timeout: Duration,
+    /// Manage invite links (spec.inviteLink) and publish them in Secrets the operator
+    /// creates (needs RBAC to write Secrets; chart: inviteLinks.enabled).
+    #[arg(long, env = "CAMS_OPERATOR_INVITE_LINKS")]
+    pub invite_links: bool,
 }
 
 /// `run` settings: the CAMS connection, what to watch, retries, leader election, serving.

@@ -190,6 +190,7 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
         observe: args.observe_settings(),
         create_timeout: args.lifecycle.create_timeout,
         delete_timeout: args.lifecycle.delete_timeout,
+        invite_links: args.lifecycle.invite_links,
         observer: Default::default(),
         cams,
         endpoints,

@@ -91,6 +91,8 @@ pub enum Reason {
     CreateUnconfirmed,
     /// `spec.groupId` differs from the group this object created.
     IdentityMismatch,
+    /// `spec.inviteLink` is set but the operator runs without `--invite-links`.
+    InviteLinksDisabled,
 }
 
 impl Reason {
@@ -124,6 +126,7 @@ impl Reason {
             Self::Ambiguous => "Ambiguous",
             Self::CreateUnconfirmed => "CreateUnconfirmed",
             Self::IdentityMismatch => "IdentityMismatch",
+            Self::InviteLinksDisabled => "InviteLinksDisabled",
         }
     }
 }
@@ -173,11 +176,15 @@ pub enum Row {
     CreateUnconfirmed,
     /// `spec.groupId` differs from `cams.dev/group-id`.
     IdentityMismatch,
+    /// The invite link was made, reset, republished or removed as `spec.inviteLink` says.
+    InviteLink,
+    /// `spec.inviteLink` without `--invite-links`.
+    InviteLinksDisabled,
 }
 
 impl Row {
     /// Every row, in table order.
-    pub const ALL: [Row; 21] = [
+    pub const ALL: [Row; 23] = [
         Self::Accepted,
         Self::Throttled,
         Self::Retryable,
@@ -199,6 +206,8 @@ impl Row {
         Self::Ambiguous,
         Self::CreateUnconfirmed,
         Self::IdentityMismatch,
+        Self::InviteLink,
+        Self::InviteLinksDisabled,
     ];
 
     /// The row a client error class falls in.
@@ -303,7 +312,7 @@ impl RowSpec {
     pub const fn is_final(&self) -> bool {
         matches!(
             self.row,
-            Row::Accepted | Row::DriftCorrected | Row::Observed
+            Row::Accepted | Row::DriftCorrected | Row::Observed | Row::InviteLink
         ) || self.stalled
     }
 }
@@ -311,7 +320,7 @@ impl RowSpec {
 use EventKind::{Normal, Warning};
 
 /// The outcome table.
-pub const TABLE: [RowSpec; 21] = [
+pub const TABLE: [RowSpec; 23] = [
     RowSpec {
         row: Row::Accepted,
         label: "accepted",
@@ -564,6 +573,30 @@ pub const TABLE: [RowSpec; 21] = [
         event: Some((Warning, "IdentityMismatch")),
         argo_health: "Degraded",
     },
+    RowSpec {
+        row: Row::InviteLink,
+        label: "invite_link",
+        outcome: "invite link made, reset, republished or removed (`spec.inviteLink`)",
+        ready: ReadyRule::Unchanged,
+        synced: Some(true),
+        reason: Reason::ReconcileSuccess,
+        stalled: false,
+        next: Next::OnSpecOrToken,
+        event: Some((Normal, "InviteLink")),
+        argo_health: "Healthy",
+    },
+    RowSpec {
+        row: Row::InviteLinksDisabled,
+        label: "invite_links_disabled",
+        outcome: "`spec.inviteLink` without `--invite-links` (chart `inviteLinks.enabled`)",
+        ready: ReadyRule::False,
+        synced: Some(false),
+        reason: Reason::InviteLinksDisabled,
+        stalled: true,
+        next: Next::OnSpecOrSettings,
+        event: Some((Warning, "InviteLinksDisabled")),
+        argo_health: "Degraded",
+    },
 ];
 
 impl ReadyRule {
@@ -671,7 +704,10 @@ mod tests {
         for r in &TABLE {
             assert_eq!(
                 r.is_final(),
-                matches!(r.row, Row::Accepted | Row::DriftCorrected | Row::Observed) || r.stalled,
+                matches!(
+                    r.row,
+                    Row::Accepted | Row::DriftCorrected | Row::Observed | Row::InviteLink
+                ) || r.stalled,
                 "{:?}",
                 r.row
             );

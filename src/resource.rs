@@ -281,6 +281,9 @@ pub struct ChatGroupStatus {
     /// The last cams.dev/rotate-invite-link token handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_rotate_invite_link: Option<String>,
+    /// The Secret the invite link is published in (never the link itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_link_secret: Option<String>,
     /// The group as ListChatGroup last showed it; written only when a value changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_provider: Option<AtProvider>,

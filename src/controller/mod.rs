@@ -5,6 +5,7 @@
 mod caches;
 mod create;
 mod delete;
+mod invite;
 mod metadata;
 mod observation;
 mod runner;
@@ -115,6 +116,8 @@ pub struct Context {
     pub create_timeout: Duration,
     /// How long DeleteChatGroup may keep failing before the group is orphaned.
     pub delete_timeout: Duration,
+    /// Whether invite links may be managed (Secrets written).
+    pub invite_links: bool,
 }
 
 /// Drops what reconciles never read from a cached ChatGroup, most of an object's memory (the
@@ -258,7 +261,10 @@ async fn reconcile_inner(obj: Arc<ChatGroup>, ctx: &Context) -> Result<Summary, 
     let mut done = finish(&obj, &namespace, judgement, outcome.called(), ctx).await?;
     // After the status write is recorded, so that the scan's re-queue finds it.
     if let Some(observation) = &observation {
-        let creating = matches!(outcome, Outcome::Creating { .. });
+        let creating = matches!(
+            outcome,
+            Outcome::Creating { .. } | Outcome::InviteLink { called: true, .. }
+        );
         await_scan(&obj, observation, wrote_to_cams || creating, ctx);
     }
     if done.label != ReconcileLabel::StatusNotRecorded {
@@ -478,7 +484,12 @@ async fn attempt(
             Some(Drift::Persists(fields)) => Outcome::DriftPersists { fields },
             None => Outcome::UpToDate,
         },
-        (Decision::UpToDate, _) => Outcome::UpToDate,
+        (Decision::UpToDate, _) => {
+            match invite_link(obj, namespace, group_id, observation.as_deref(), ctx).await? {
+                Some(outcome) => outcome,
+                None => Outcome::UpToDate,
+            }
+        }
         (Decision::AwaitSpecChange, _) => {
             return Ok(Attempt::Summary(Summary::idle(
                 Requeue::OnChange,
@@ -513,6 +524,43 @@ async fn attempt(
         credentials_version: None,
         observation,
     })
+}
+
+/// What `spec.inviteLink` needs, once the spec itself is applied and the group is listed.
+async fn invite_link(
+    obj: &ChatGroup,
+    namespace: &str,
+    group_id: &str,
+    observation: Option<&Observation>,
+    ctx: &Context,
+) -> Result<Option<Outcome>, ReconcileError> {
+    if obj.spec.invite_link.is_none() {
+        return Ok(None);
+    }
+    let last_write = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.last_sync_time.as_deref())
+        .and_then(crate::plan::parse_time);
+    let row = observation.and_then(|o| match &o.view {
+        crate::observe::compare::View::Data(crate::observe::inventory::Lookup::Seen(s))
+            if o.verdict.active =>
+        {
+            // A row listed before our last write may not show the link that write made.
+            let current = last_write.is_none_or(|at| s.last_seen >= at);
+            Some((s.row.clone(), current))
+        }
+        _ => None,
+    });
+    match row {
+        Some((row, true)) => invite::reconcile_link(obj, namespace, group_id, &row, ctx).await,
+        // Without --invite-links nothing can be done whatever the group shows: say so.
+        _ if !ctx.invite_links => {
+            let row = crate::observe::inventory::GroupRow::default();
+            invite::reconcile_link(obj, namespace, group_id, &row, ctx).await
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `spec.groupId` set after the operator created (and recorded) another group.

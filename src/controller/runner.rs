@@ -272,7 +272,8 @@ impl NamespaceWatch<'_> {
     }
 }
 
-/// The ChatGroups that reference `secret`.
+/// The ChatGroups that reference `secret` (their credentials, or their invite link's Secret,
+/// which is published again if it is lost).
 fn dependants_of(
     store: &Store<ChatGroup>,
     secret: &PartialObjectMeta<Secret>,
@@ -283,12 +284,18 @@ fn dependants_of(
         .state()
         .into_iter()
         .filter(|cg| {
-            cg.namespace() == ns
-                && cg
+            let names_it = cg
+                .spec
+                .credentials_secret_ref
+                .as_ref()
+                .is_some_and(|r| r.name == name)
+                || cg
                     .spec
-                    .credentials_secret_ref
+                    .invite_link
                     .as_ref()
-                    .is_some_and(|r| r.name == name)
+                    .and_then(|l| l.secret_name.as_deref())
+                    == Some(name.as_str());
+            cg.namespace() == ns && names_it
         })
         .map(|cg| ObjectRef::from_obj(&*cg))
         .collect()

@@ -41,6 +41,9 @@ pub struct GroupRow {
     pub profile_picture_file: Option<String>,
     /// Whether `InviteLink` is set.
     pub invite_link_present: Option<bool>,
+    /// `InviteLink` itself: a capability (anyone holding it joins), kept only to republish
+    /// a lost Secret; it prints as `***`.
+    pub invite_link: Option<crate::cams::redact::SecretString>,
     /// `TotalParticipantCount`.
     pub total_participant_count: Option<i64>,
 }

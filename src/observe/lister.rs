@@ -59,7 +59,11 @@ fn row(group: ListedGroup) -> Option<GroupRow> {
         subject: group.subject,
         description: group.description,
         profile_picture_file: group.profile_picture_file,
-        invite_link_present: Some(group.invite_link.is_some_and(|l| !l.is_empty())),
+        invite_link_present: Some(group.invite_link.as_ref().is_some_and(|l| !l.is_empty())),
+        invite_link: group
+            .invite_link
+            .filter(|l| !l.is_empty())
+            .map(crate::cams::redact::SecretString::new),
         total_participant_count: group.total_participant_count,
     })
 }

@@ -67,6 +67,17 @@ pub enum Outcome {
         /// AddChatGroup's UniqueCode, when it answered now.
         unique_code: Option<String>,
     },
+    /// The invite link was changed as `spec.inviteLink` says.
+    InviteLink {
+        /// What was done (never the link).
+        note: String,
+        /// The rotate token handled, if one was.
+        token: Option<String>,
+        /// The Secret the link is published in now (`None`: removed).
+        secret: Option<String>,
+        /// Whether a CAMS call was made.
+        called: bool,
+    },
     /// Creation needs a person: the row (AdoptionRequired, Ambiguous, CreateUnconfirmed,
     /// IdentityMismatch) and what to do.
     CreateStalled {
@@ -109,6 +120,7 @@ impl Outcome {
             Self::Observed => Some(Row::Observed),
             Self::Creating { .. } => Some(Row::Creating),
             Self::CreateStalled { row, .. } => Some(*row),
+            Self::InviteLink { .. } => Some(Row::InviteLink),
         }
     }
 
@@ -118,6 +130,7 @@ impl Outcome {
             self,
             Self::Accepted { .. }
                 | Self::Corrected { .. }
+                | Self::InviteLink { called: true, .. }
                 | Self::Failed(Failure { called: true, .. })
         )
     }
@@ -231,6 +244,12 @@ pub fn judge(obj: &ChatGroup, outcome: &Outcome, input: &JudgeInput<'_>) -> Judg
             unique_code,
         } => draft.creating(message, envelope.as_ref(), unique_code.as_deref()),
         Outcome::CreateStalled { row, message } => draft.create_stalled(*row, message),
+        Outcome::InviteLink {
+            note,
+            token,
+            secret,
+            called,
+        } => draft.invite_link(note, token.as_deref(), secret.as_deref(), *called),
     };
     if let Some(verdict) = input.observation {
         observation::record(obj, outcome, verdict, input.now, &mut judgement.status);
@@ -755,7 +774,16 @@ mod judge_tests {
                     unique_code: Some("U1".into()),
                 }
             }
-            Row::AdoptionRequired
+            Row::InviteLink => {
+                return Outcome::InviteLink {
+                    note: "published".into(),
+                    token: None,
+                    secret: Some("s".into()),
+                    called: true,
+                }
+            }
+            Row::InviteLinksDisabled
+            | Row::AdoptionRequired
             | Row::Ambiguous
             | Row::CreateUnconfirmed
             | Row::IdentityMismatch => {
@@ -839,7 +867,7 @@ mod judge_tests {
             let withdrawn = (outcome.called()
                 && !matches!(
                     spec.row,
-                    Row::Accepted | Row::DriftCorrected | Row::Creating
+                    Row::Accepted | Row::DriftCorrected | Row::Creating | Row::InviteLink
                 ))
                 || spec.row == Row::Conflict;
             assert_eq!(s.applied_hash.is_none(), withdrawn, "{row}: applied claim");

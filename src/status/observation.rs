@@ -111,6 +111,27 @@ impl Draft<'_> {
         self.changed_event(row, message, Requeue::After(CREATE_RECHECK))
     }
 
+    pub(super) fn invite_link(
+        mut self,
+        note: &str,
+        token: Option<&str>,
+        secret: Option<&str>,
+        called: bool,
+    ) -> Judgement {
+        if called {
+            // Scans before this time do not show the change.
+            self.next.last_sync_time = Some(super::rfc3339(self.now));
+        }
+        if let Some(token) = token {
+            self.next.last_handled_rotate_invite_link = Some(token.to_string());
+        }
+        self.next.invite_link_secret = secret.map(String::from);
+        let row = Row::InviteLink.spec();
+        self.apply_row(row, note, "");
+        let event = self.event(row, note);
+        self.finish(event, Requeue::OnChange)
+    }
+
     pub(super) fn create_stalled(mut self, row: Row, message: &str) -> Judgement {
         self.next.retry = None;
         let spec = row.spec();

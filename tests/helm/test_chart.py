@@ -18,7 +18,9 @@ NS = "cams-system"
 
 # Cluster-wide (the default): Secrets are only read, one by name, never listed or watched.
 OPERATOR_RULES = [
-    {"apiGroups": ["cams.dev"], "resources": ["chatgroups"], "verbs": ["get", "list", "watch"]},
+    # patch: the operator's own annotations (cams.dev/create-pending, cams.dev/group-id) and
+    # the finalizer cams.dev/delete-group, each with a resourceVersion precondition.
+    {"apiGroups": ["cams.dev"], "resources": ["chatgroups"], "verbs": ["get", "list", "watch", "patch"]},
     {"apiGroups": ["cams.dev"], "resources": ["chatgroups/status"], "verbs": ["patch"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},

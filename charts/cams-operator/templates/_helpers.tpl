@@ -79,7 +79,7 @@ the operator makes:
 {{- define "cams-operator.rules" -}}
 - apiGroups: ["cams.dev"]
   resources: ["chatgroups"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["cams.dev"]
   resources: ["chatgroups/status"]
   verbs: ["patch"]
@@ -93,6 +93,12 @@ the operator makes:
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
+{{- if .Values.inviteLinks.enabled }}
+# inviteLinks.enabled: the operator publishes invite links in Secrets it owns.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create", "patch", "delete"]
+{{- end }}
 {{- end }}
 
 {{/* Checks combinations of values the schema cannot express; fails the render. */}}

@@ -624,6 +624,7 @@ impl Harness {
             observer: Default::default(),
             create_timeout: Duration::from_secs(900),
             delete_timeout: Duration::from_secs(3600),
+            invite_links: false,
         });
         Self {
             ctx,

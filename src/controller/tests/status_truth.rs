@@ -132,6 +132,7 @@ async fn a_metadata_edit_during_a_call_neither_repeats_it_nor_wipes_its_status()
         observer: Default::default(),
         create_timeout: h.ctx.create_timeout,
         delete_timeout: h.ctx.delete_timeout,
+        invite_links: h.ctx.invite_links,
     };
     ctx.caches
         .record_write(&obj, Some("2001".into()), &written, Requeue::OnChange);

@@ -473,3 +473,151 @@ async fn delete_policy_deletes_or_orphans_and_never_hangs() {
     // --delete-timeout 5 s bounds the failing case; the others end at once.
     assert!(took.iter().all(|t| *t < 12.0), "{took:?}");
 }
+
+/// The link in the Secret, if the Secret exists.
+async fn published_link(world: &World, secret: &str) -> Option<String> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(world.client.clone(), &world.ns);
+    let s = api.get_opt(secret).await.expect("get Secret")?;
+    let bytes = s.data?.get("inviteLink")?.0.clone();
+    String::from_utf8(bytes).ok()
+}
+
+async fn sim_link(world: &World, group_id: &str) -> Option<String> {
+    world
+        .sim
+        .group(
+            &world.tenant,
+            cams_operator::fixtures::BUSINESS_NUMBER,
+            group_id,
+        )
+        .await
+        .expect("simulator")
+        .and_then(|g| g.invite_link)
+}
+
+/// Waits until the Secret holds exactly the group's current link (other than `not`).
+async fn wait_published(world: &World, group_id: &str, not: Option<&str>) -> String {
+    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
+    loop {
+        let (published, listed) = (
+            published_link(world, "vip-invite").await,
+            sim_link(world, group_id).await,
+        );
+        if let (Some(p), Some(l)) = (&published, &listed) {
+            if p == l && Some(p.as_str()) != not {
+                return p.clone();
+            }
+        }
+        deadline
+            .tick(|| {
+                format!(
+                    "Secret {:?} vs group {:?}",
+                    published.is_some(),
+                    listed.is_some()
+                )
+            })
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn an_invite_link_is_published_rotated_republished_and_removed_never_shown() {
+    let world = World::new("invite").await;
+    let mut flags = FLAGS.to_vec();
+    flags.push("--invite-links");
+    let mut operator = world.operator(&flags);
+    let mut cg = world
+        .group("vip", "EA303VIP", |b| b.subject(Some("VIP")))
+        .await;
+    cg.spec.invite_link = Some(cams_operator::resource::InviteLinkSpec {
+        enabled: true,
+        secret_name: Some("vip-invite".into()),
+    });
+    world.create(&cg).await;
+    let first = wait_published(&world, "EA303VIP", None).await;
+    let api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(world.client.clone(), &world.ns);
+    let secret = api.get("vip-invite").await.expect("Secret");
+    let owner = &secret.metadata.owner_references.clone().unwrap_or_default()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("ChatGroup", "vip")
+    );
+    assert_eq!(
+        secret
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get("cams.dev/invite-link-of"),
+        Some(&"vip".to_string())
+    );
+    assert_eq!(world.calls("AddChatGroupInviteLink").await.len(), 1);
+
+    // Rotation: one more AddChatGroupInviteLink, a new link published.
+    world
+        .annotate(
+            "vip",
+            cams_operator::resource::ROTATE_INVITE_LINK_ANNOTATION,
+            Some("r1"),
+        )
+        .await;
+    let second = wait_published(&world, "EA303VIP", Some(&first)).await;
+    assert_ne!(first, second);
+    world
+        .expect_calls("AddChatGroupInviteLink", 2, Duration::from_secs(3))
+        .await;
+
+    // A lost Secret is published again from the inventory, without a call.
+    api.delete("vip-invite", &DeleteParams::default())
+        .await
+        .expect("delete Secret");
+    let again = wait_published(&world, "EA303VIP", None).await;
+    assert_eq!(again, second);
+    world
+        .expect_calls("AddChatGroupInviteLink", 2, Duration::from_secs(2))
+        .await;
+
+    // The link never shows in status, events or the log.
+    let obj = world.get("vip").await;
+    let status = serde_json::to_string(&obj.status).unwrap_or_default();
+    let events = world
+        .kubectl(&["get", "events", "-n", &world.ns, "-o", "json"])
+        .await;
+    for link in [&first, &second] {
+        let secret_part = link.rsplit('/').next().unwrap_or(link);
+        assert!(!status.contains(secret_part), "status shows the link");
+        assert!(!String::from_utf8_lossy(&events.stdout).contains(secret_part));
+        assert!(
+            !operator.logs().contains(secret_part),
+            "the log shows the link"
+        );
+    }
+
+    // Disabled: the link is deleted at CAMS and its Secret removed.
+    world
+        .patch(
+            "vip",
+            serde_json::json!({"spec": {"inviteLink": {"enabled": false}}}),
+        )
+        .await;
+    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
+    while sim_link(&world, "EA303VIP").await.is_some()
+        || published_link(&world, "vip-invite").await.is_some()
+    {
+        deadline.tick(|| "link still there".into()).await;
+    }
+    assert_eq!(world.calls("DeleteChatGroupInviteLink").await.len(), 1);
+    operator.stop().await;
+
+    // Without --invite-links the operator says what to do.
+    let mut operator = world.operator(&FLAGS);
+    world
+        .patch("vip", serde_json::json!({"spec": {"inviteLink": {"enabled": true, "secretName": "vip-invite"}}}))
+        .await;
+    world
+        .wait_reason("vip", "Stalled", "InviteLinksDisabled")
+        .await;
+    operator.stop().await;
+    println!("invite link: published, rotated (2 calls), republished without a call, removed; never in status, events or logs");
+}
