@@ -680,7 +680,7 @@ impl Measurement {
         ));
         if let Some(o) = &record.observe {
             say(format!(
-                "{}: scans: {} started, {} complete ({} failed, {} refused), {} ListChatGroup calls = {} per complete scan (expected ceil({} / {}) = {}); smallest gap between scan starts {} (min interval {:.0}s); longest scan {}",
+                "{}: scans: {} started, {} complete ({} failed, {} refused), {} ListChatGroup calls = {} per complete scan (expected ceil({} / {}) = {}); smallest gap between two scan starts of one account {} (min interval {:.0}s); longest scan {}",
                 a.label,
                 o.scan_starts,
                 o.complete_scans(),
@@ -796,7 +796,7 @@ pub fn violations(record: &Record) -> Vec<String> {
         if let Some(gap) = o.min_scan_gap_secs {
             if gap < o.min_interval_secs - SCAN_GAP_TOLERANCE_SECS {
                 broken.push(format!(
-                    "two scans started {gap:.2}s apart, closer than --observe-min-interval {:.0}s",
+                    "two scans of one account started {gap:.2}s apart, closer than --observe-min-interval {:.0}s",
                     o.min_interval_secs
                 ));
             }
