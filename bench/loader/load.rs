@@ -51,13 +51,18 @@ pub fn group_id(i: usize) -> String {
     format!("BENCH{i:06}")
 }
 
+/// The name of the `i`-th bench ChatGroup.
+pub fn object_name(i: usize) -> String {
+    format!("g-{i:06}")
+}
+
 /// The `i`-th bench ChatGroup, with every optional field set, its Secret, a label, and what
 /// `kubectl apply` (client-side) leaves on the object: the caches must not keep it.
 fn chatgroup(i: usize, namespace: &str, tenant: &str) -> anyhow::Result<ChatGroup> {
     let description = format!(
         "Group {i} of the make bench load test; its subject, description and picture are managed by cams-operator."
     );
-    let obj = ChatGroupBuilder::new(&format!("g-{i:06}"), namespace, tenant, &group_id(i))
+    let obj = ChatGroupBuilder::new(&object_name(i), namespace, tenant, &group_id(i))
         .subject(Some(&format!("Bench group {i:06}")))
         .description(Some(&description))
         .profile_picture_url(Some(&format!(

@@ -5,17 +5,20 @@
 //!   with the operator stopped, as `kubectl apply` would (with its last-applied annotation).
 //! - `seed`: adds the groups to the CAMS simulator and sets the tenant's latency and bucket.
 //! - `measure`: watches the namespace, starts the operator binary (the clock starts at
-//!   spawn), follows it until the scenario is done and appends one JSON record of figures.
+//!   spawn), follows it until the scenario is done (for `drift`, editing groups out of band
+//!   on the way) and appends one JSON record of figures.
 //! - `report`: turns the records and the criterion figures into one Markdown table.
 //!
 //! Every step prints progress to stderr at least every two seconds.
 
+mod drift;
 mod endpoints;
 mod load;
 mod measure;
 mod procfs;
 mod record;
 mod report;
+mod scans;
 mod seed;
 mod table;
 mod watch;

@@ -1,28 +1,46 @@
 //! `measure`: watches the namespace, starts the operator binary (the clock starts at spawn),
 //! follows it until the scenario is done and appends one record of figures: the operator's
-//! CPU and memory from /proc, its metrics, the simulator's call log, the status writes the
-//! watch saw, and the API server's and etcd's CPU over the same window.
+//! CPU and memory from /proc, its metrics, the simulator's call log (writes, and the
+//! inventory scans its ListChatGroup calls make up), the status writes the watch saw, and
+//! the API server's and etcd's CPU over the same window. Invariants of observation (pages
+//! per scan, scans at most one per `--observe-min-interval`, one correction per drifted
+//! group) are checked here; a broken one is said loudly and recorded, and fails `report`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use cams_operator::cli::{Cli, Command};
+use cams_operator::fixtures::BUSINESS_NUMBER;
+use cams_operator::observe::ObserveSettings;
 use cams_operator::resource::ChatGroup;
-use cams_simulator::{CallQuery, SimulatorClient};
-use clap::Args;
+use cams_simulator::{CallEntry, CallQuery, SimulatorClient};
+use clap::{Args, Parser};
+use k8s_openapi::api::core::v1::Event;
 use kube::{Api, Client};
 
+use crate::drift::DriftRun;
 use crate::endpoints::{logged_addr, metric, ready, scrape};
 use crate::procfs::{clock_ticks, cpu_secs, pid_file, vm_kib};
-use crate::record::{append, Record};
+use crate::record::{append, DriftFigures, ObserveFigures, Record};
 use crate::say;
+use crate::scans::{self, LIST};
 use crate::watch::{self, lock, Shared};
+
+/// How much earlier than `--observe-min-interval` two scan starts may arrive at the
+/// simulator: the first page of each is timed on the simulator's clock (millisecond
+/// resolution), after the operator's rate limiter and an HTTP request.
+pub const SCAN_GAP_TOLERANCE_SECS: f64 = 0.1;
+
+/// The operator's peak RSS bound at 10,000 objects.
+pub const RSS_BOUND_MIB: u64 = 64;
 
 #[derive(Args)]
 pub struct MeasureArgs {
-    /// converge (until all N are Ready), restart (until ready and every object looked at),
-    /// or idle (until ready).
+    /// converge (until all N are Ready and in sync), restart (until ready, every object
+    /// looked at and the first scan complete), drift (edit groups out of band after the
+    /// first scan, until they are back and every object is Ready), or idle (until ready).
     #[arg(long)]
     mode: String,
     /// A name for the record, e.g. converge-10k.
@@ -53,6 +71,9 @@ pub struct MeasureArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
+    /// drift: how many groups to edit out of band.
+    #[arg(long, default_value_t = 100)]
+    edits: usize,
     /// The operator binary and its arguments.
     #[arg(last = true, required = true)]
     operator: Vec<String>,
@@ -61,13 +82,15 @@ pub struct MeasureArgs {
 /// Measures one scenario and appends its record; fails (after appending it) when the
 /// operator exited early or the scenario did not finish in time.
 pub async fn measure(a: MeasureArgs) -> anyhow::Result<()> {
+    let settings = observe_settings(&a.operator)?;
     let client = Client::try_default().await?;
-    let api: Api<ChatGroup> = Api::namespaced(client, &a.namespace);
+    let api: Api<ChatGroup> = Api::namespaced(client.clone(), &a.namespace);
     // The watch first: its initial list is the state before the operator starts.
-    let (seen, watch) = watch::start(api);
+    let (seen, watch) = watch::start(api.clone());
     watch::wait_synced(&seen, Duration::from_secs(120)).await?;
     check_loaded(&a, &seen)?;
-    let mut m = Measurement::new(a, seen)?;
+    let events: Api<Event> = Api::namespaced(client, &a.namespace);
+    let mut m = Measurement::new(a, seen, api, events, settings)?;
     m.mark = m.sim.last_seq().await?;
     m.control_plane = ControlPlane::at_start(&m.a.cluster_dir, m.ticks);
 
@@ -79,6 +102,16 @@ pub async fn measure(a: MeasureArgs) -> anyhow::Result<()> {
     op.stop().await;
     watch.abort();
     m.finish(failure)
+}
+
+/// The operator's observation settings, parsed from its command line by its own parser
+/// (its defaults, and its `CAMS_OPERATOR_*` variables, apply as they do for it).
+fn observe_settings(operator: &[String]) -> anyhow::Result<ObserveSettings> {
+    let cli = Cli::try_parse_from(operator).context("parsing the operator's command line")?;
+    match cli.command {
+        Command::Run(run) => Ok(run.observe_settings()),
+        _ => bail!("the operator command line is not `cams-operator run`"),
+    }
 }
 
 /// Says what the watch found before the start; fails unless it is the expected count.
@@ -229,6 +262,13 @@ struct Progress {
     settle_from: Option<Instant>,
     last_reconciles: f64,
     reconciles_changed: Instant,
+    /// Complete scans and ListChatGroup pages (the operator's metrics), and when the latter
+    /// last changed (a scan under way reads a page at least every second).
+    complete_scans: f64,
+    list_calls: f64,
+    list_changed: Instant,
+    /// Seconds from the start until the metrics first showed a complete scan.
+    first_scan_secs: Option<f64>,
 }
 
 impl Progress {
@@ -242,6 +282,10 @@ impl Progress {
             settle_from: None,
             last_reconciles: -1.0,
             reconciles_changed: started,
+            complete_scans: 0.0,
+            list_calls: 0.0,
+            list_changed: started,
+            first_scan_secs: None,
         }
     }
 
@@ -261,6 +305,11 @@ struct Measurement {
     ticks: f64,
     http: reqwest::Client,
     sim: SimulatorClient,
+    api: Api<ChatGroup>,
+    events: Api<Event>,
+    settings: ObserveSettings,
+    /// The drift scenario's steps (mode drift).
+    drift: Option<DriftRun>,
     seen: Shared,
     /// The simulator's last call sequence number before the operator started.
     mark: u64,
@@ -269,7 +318,13 @@ struct Measurement {
 }
 
 impl Measurement {
-    fn new(a: MeasureArgs, seen: Shared) -> anyhow::Result<Measurement> {
+    fn new(
+        a: MeasureArgs,
+        seen: Shared,
+        api: Api<ChatGroup>,
+        events: Api<Event>,
+        settings: ObserveSettings,
+    ) -> anyhow::Result<Measurement> {
         let record = Record {
             label: a.label.clone(),
             mode: a.mode.clone(),
@@ -285,6 +340,11 @@ impl Measurement {
                 .timeout(Duration::from_secs(10))
                 .build()?,
             sim: SimulatorClient::new(&a.sim)?,
+            api,
+            events,
+            drift: (a.mode == "drift")
+                .then(|| DriftRun::new(&a.label, a.edits, a.count, settings.settle)),
+            settings,
             seen,
             mark: 0,
             control_plane: ControlPlane::default(),
@@ -311,7 +371,7 @@ impl Measurement {
             }
             if self.record.readyz_secs.is_none() {
                 self.until_readyz(op, p, now).await?;
-            } else if self.after_readyz(op, p, now).await {
+            } else if self.after_readyz(op, p, now).await? {
                 return Ok(None);
             }
         }
@@ -347,42 +407,94 @@ impl Measurement {
         Ok(())
     }
 
-    /// After /readyz answered: polls the reconcile counter, says how far it is, notes when
-    /// the scenario is done; whether it is done and has settled.
-    async fn after_readyz(&mut self, op: &OperatorProcess, p: &mut Progress, now: Instant) -> bool {
-        let (ready, writes) = {
+    /// After /readyz answered: polls the operator's counters, takes the drift scenario's
+    /// steps, says how far it is, notes when the scenario is done; whether it is done and
+    /// has settled.
+    async fn after_readyz(
+        &mut self,
+        op: &OperatorProcess,
+        p: &mut Progress,
+        now: Instant,
+    ) -> anyhow::Result<bool> {
+        self.poll_metrics(op, p, now).await;
+        if let Some(drift) = self.drift.as_mut() {
+            drift
+                .step(&self.api, &self.sim, op.started, p.complete_scans)
+                .await?;
+        }
+        let (ready, accepted, writes) = {
             let s = lock(&self.seen);
-            (s.ready_count(), s.total_writes)
+            (s.ready_count(), s.accepted_count(), s.total_writes)
         };
-        self.poll_reconciles(p, now).await;
-        if p.progress_due(now) {
+        if self.a.mode == "converge"
+            && self.record.accepted_secs.is_none()
+            && accepted == self.a.count
+        {
+            let secs = op.started.elapsed().as_secs_f64();
+            self.record.accepted_secs = Some(secs);
             say(format!(
-                "{}: {:.0}s  Ready {ready}/{}  status writes {writes}  reconciles {}  operator CPU {:.1}s RSS {} MiB",
-                self.a.label,
-                op.started.elapsed().as_secs_f64(),
-                self.a.count,
-                p.last_reconciles,
-                cpu_secs(op.pid, self.ticks).unwrap_or_default(),
-                vm_kib(op.pid, "VmRSS").unwrap_or_default() / 1024,
+                "{}: CAMS accepted all {} after {secs:.2}s (Synced ReconcileSuccess); waiting for the scans to show them (Ready, InSync)",
+                self.a.label, self.a.count,
             ));
         }
+        if p.progress_due(now) {
+            self.say_progress(op, p, ready, accepted, writes);
+        }
         let Some(settle_from) = p.settle_from else {
-            if self.done(ready, p.last_reconciles) {
+            if self.done(ready, p) {
                 self.mark_done(op, p, now);
             }
-            return false;
+            return Ok(false);
         };
-        // Settled: no status write and no reconcile for 3 s (at least 3 s after done).
+        // Settled: no status write, no reconcile and no scan page for 3 s (at least 3 s
+        // after done).
         let quiet_since = lock(&self.seen)
             .last_change
             .unwrap_or(op.started)
             .max(p.reconciles_changed)
+            .max(p.list_changed)
             .max(settle_from);
-        now.duration_since(quiet_since) >= Duration::from_secs(3)
+        Ok(now.duration_since(quiet_since) >= Duration::from_secs(3))
     }
 
-    /// The reconcile counter, polled twice a second; notes when it last changed.
-    async fn poll_reconciles(&self, p: &mut Progress, now: Instant) {
+    /// One progress line.
+    fn say_progress(
+        &self,
+        op: &OperatorProcess,
+        p: &Progress,
+        ready: usize,
+        accepted: usize,
+        writes: u64,
+    ) {
+        let n = self.a.count;
+        let accepted = if self.a.mode == "converge" {
+            format!("accepted {accepted}/{n}  ")
+        } else {
+            String::new()
+        };
+        let scans = if self.settings.interval.is_some() {
+            format!("  scans {} (list calls {})", p.complete_scans, p.list_calls)
+        } else {
+            String::new()
+        };
+        let drift = self
+            .drift
+            .as_ref()
+            .map(|d| format!("  [{}]", d.describe()))
+            .unwrap_or_default();
+        say(format!(
+            "{}: {:.0}s  {accepted}Ready {ready}/{n}  status writes {writes}  reconciles {}{scans}  operator CPU {:.1}s RSS {} MiB{drift}",
+            self.a.label,
+            op.started.elapsed().as_secs_f64(),
+            p.last_reconciles,
+            cpu_secs(op.pid, self.ticks).unwrap_or_default(),
+            vm_kib(op.pid, "VmRSS").unwrap_or_default() / 1024,
+        ));
+    }
+
+    /// The operator's counters, polled twice a second: reconciles, complete scans and
+    /// scan pages; notes when they last changed.
+    async fn poll_metrics(&self, op: &OperatorProcess, p: &mut Progress, now: Instant) {
         if now.duration_since(p.last_poll) < Duration::from_millis(500) {
             return;
         }
@@ -396,14 +508,29 @@ impl Measurement {
             p.last_reconciles = reconciles;
             p.reconciles_changed = now;
         }
+        let (_, scans) = metric(&text, "cams_operator_inventory_scans_total", "outcome");
+        p.complete_scans = scans.get("complete").copied().unwrap_or(0.0);
+        if p.complete_scans >= 1.0 && p.first_scan_secs.is_none() {
+            p.first_scan_secs = Some(op.started.elapsed().as_secs_f64());
+        }
+        let list_calls = metric(&text, "cams_operator_inventory_list_calls_total", "").0;
+        if list_calls != p.list_calls {
+            p.list_calls = list_calls;
+            p.list_changed = now;
+        }
     }
 
-    /// Whether the scenario's goal is reached: all Ready (converge), every object
-    /// reconciled (restart), or at once (idle).
-    fn done(&self, ready: usize, reconciles: f64) -> bool {
+    /// Whether the scenario's goal is reached: all Ready and in sync (converge); every
+    /// object reconciled and the first scan complete (restart); the edited groups back and
+    /// all Ready (drift); or at once (idle).
+    fn done(&self, ready: usize, p: &Progress) -> bool {
+        let scanned = self.settings.interval.is_none() || p.complete_scans >= 1.0;
         match self.a.mode.as_str() {
             "converge" => ready == self.a.count,
-            "restart" => reconciles >= self.a.count as f64,
+            "restart" => p.last_reconciles >= self.a.count as f64 && scanned,
+            "drift" => {
+                self.drift.as_ref().is_some_and(DriftRun::is_restored) && ready == self.a.count
+            }
             _ => true,
         }
     }
@@ -414,7 +541,7 @@ impl Measurement {
             let secs = op.started.elapsed().as_secs_f64();
             self.record.ready_secs = Some(secs);
             say(format!(
-                "{}: all {} Ready after {secs:.2}s; letting it settle",
+                "{}: all {} Ready (in sync) after {secs:.2}s; letting it settle",
                 self.a.label, self.a.count,
             ));
         }
@@ -431,34 +558,108 @@ impl Measurement {
         r.op_cpu_secs = cpu_secs(op.pid, self.ticks);
         r.vm_hwm_kib = vm_kib(op.pid, "VmHWM");
         r.vm_rss_kib = vm_kib(op.pid, "VmRSS");
-        if let Some(addr) = &p.metrics_addr {
-            if let Some(text) = scrape(&self.http, addr).await {
-                read_metrics(r, &text);
-            }
+        let text = match &p.metrics_addr {
+            Some(addr) => scrape(&self.http, addr).await,
+            None => None,
+        };
+        if let Some(text) = &text {
+            read_metrics(r, text);
         }
-        self.read_calls(p.ready_mark).await?;
+        let calls = self
+            .sim
+            .calls(
+                &CallQuery::tenant(&self.a.tenant)
+                    .since(self.mark)
+                    .limit(10_000),
+            )
+            .await?;
+        self.read_calls(&calls, p.ready_mark);
+        if self.settings.interval.is_some() && self.a.count > 0 {
+            let observe = self.observe_figures(&calls, text.as_deref(), p).await?;
+            self.record.observe = Some(observe);
+        }
+        if let Some(drift) = &self.drift {
+            self.record.drift = Some(
+                drift_figures(drift, &calls, &self.settings, &self.record, &self.events).await,
+            );
+        }
         let s = lock(&self.seen);
         self.record.writes_watch = Some(s.total_writes);
-        let expected = if self.a.mode == "converge" { 1 } else { 0 };
-        self.record.objects_not_one_write = Some(s.objects_not_written(expected));
+        self.record.writes_per_object = s.writes_histogram();
         drop(s);
         self.control_plane.fill(&mut self.record);
+        self.record.violations = violations(&self.record);
         Ok(())
     }
 
-    /// `UpdateChatGroup` calls of the tenant since the operator started: all, not OK, and
-    /// before /readyz answered (sequence number at most `ready_mark`).
-    async fn read_calls(&mut self, ready_mark: u64) -> anyhow::Result<()> {
-        let query = CallQuery::tenant(&self.a.tenant)
-            .action("UpdateChatGroup")
-            .since(self.mark)
-            .limit(10_000);
-        let calls = self.sim.calls(&query).await?;
-        self.record.calls = Some(calls.len() as u64);
-        self.record.calls_not_ok = Some(calls.iter().filter(|c| c.code != "OK").count() as u64);
-        self.record.calls_before_ready =
-            Some(calls.iter().filter(|c| c.seq <= ready_mark).count() as u64);
-        Ok(())
+    /// The tenant's calls since the operator started: `UpdateChatGroup` (all, not OK, before
+    /// /readyz answered, i.e. sequence number at most `ready_mark`), every action, writes
+    /// (every action but ListChatGroup) and throttled calls.
+    fn read_calls(&mut self, calls: &[CallEntry], ready_mark: u64) {
+        let r = &mut self.record;
+        let updates: Vec<&CallEntry> = calls
+            .iter()
+            .filter(|c| c.action.as_deref() == Some("UpdateChatGroup"))
+            .collect();
+        r.calls = Some(updates.len() as u64);
+        r.calls_not_ok = Some(updates.iter().filter(|c| c.code != "OK").count() as u64);
+        r.calls_before_ready = Some(updates.iter().filter(|c| c.seq <= ready_mark).count() as u64);
+        r.calls_by_action = scans::by_action(calls);
+        r.write_calls = Some(
+            calls
+                .iter()
+                .filter(|c| c.action.as_deref() != Some(LIST))
+                .count() as u64,
+        );
+        r.throttled_calls = Some(
+            calls
+                .iter()
+                .filter(|c| c.code.starts_with("Throttling"))
+                .count() as u64,
+        );
+    }
+
+    /// The scans in the simulator's log and the operator's inventory metrics.
+    async fn observe_figures(
+        &self,
+        calls: &[CallEntry],
+        metrics: Option<&str>,
+        p: &Progress,
+    ) -> anyhow::Result<ObserveFigures> {
+        let s = &self.settings;
+        let groups = self
+            .sim
+            .groups(Some(&self.a.tenant))
+            .await?
+            .iter()
+            .filter(|g| g.business_number == BUSINESS_NUMBER)
+            .count();
+        let page_size = s.page_size.max(1);
+        let lists: Vec<&CallEntry> = calls
+            .iter()
+            .filter(|c| c.action.as_deref() == Some(LIST))
+            .collect();
+        let scans = scans::scans(calls);
+        let text = metrics.unwrap_or_default();
+        Ok(ObserveFigures {
+            interval_secs: s.interval.unwrap_or_default().as_secs_f64(),
+            min_interval_secs: s.min_interval.as_secs_f64(),
+            settle_secs: s.settle.as_secs_f64(),
+            page_size,
+            groups,
+            expected_pages: (groups as u64).div_ceil(u64::from(page_size)).max(1),
+            list_calls: lists.len() as u64,
+            list_calls_not_ok: lists.iter().filter(|c| c.code != "OK").count() as u64,
+            accounts: scans.len(),
+            scan_starts: scans::starts(&scans),
+            min_scan_gap_secs: scans::min_gap(&scans),
+            max_scan_secs: scans::max_duration(&scans),
+            first_scan_secs: p.first_scan_secs,
+            scans_by_outcome: metric(text, "cams_operator_inventory_scans_total", "outcome").1,
+            list_calls_metric: metric(text, "cams_operator_inventory_list_calls_total", "").0,
+            inventories: metric(text, "cams_operator_inventories", "").0,
+            inventory_rows: metric(text, "cams_operator_inventory_rows", "").0,
+        })
     }
 
     /// Appends the record, says the summary; on failure shows the log's tail and fails.
@@ -467,15 +668,49 @@ impl Measurement {
         record.ok = failure.is_none();
         append(&a.out, record)?;
         say(format!(
-            "{}: done in {:.1}s: CPU {:.2}s over {} reconciles, calls {}, status writes {} (watch), peak RSS {} MiB",
+            "{}: done in {:.1}s: CPU {:.2}s over {} reconciles, UpdateChatGroup calls {}, other writes {}, status writes {} (watch), peak RSS {:.1} MiB (bound {RSS_BOUND_MIB} MiB at 10,000 objects)",
             a.label,
             record.window_secs.unwrap_or_default(),
             record.op_cpu_secs.unwrap_or_default(),
             record.reconciles.unwrap_or_default(),
             record.calls.unwrap_or_default(),
+            record.write_calls.unwrap_or_default() - record.calls.unwrap_or_default(),
             record.writes_watch.unwrap_or_default(),
-            record.vm_hwm_kib.unwrap_or_default() / 1024
+            record.vm_hwm_kib.unwrap_or_default() as f64 / 1024.0
         ));
+        if let Some(o) = &record.observe {
+            say(format!(
+                "{}: scans: {} started, {} complete ({} failed, {} refused), {} ListChatGroup calls = {} per complete scan (expected ceil({} / {}) = {}); smallest gap between two scan starts of one account {} (min interval {:.0}s); longest scan {}",
+                a.label,
+                o.scan_starts,
+                o.complete_scans(),
+                o.scans_by_outcome.get("failed").copied().unwrap_or(0.0),
+                o.scans_by_outcome.get("refused").copied().unwrap_or(0.0),
+                o.list_calls,
+                o.pages_per_scan().map_or("n/a".into(), |x| format!("{x:.2}")),
+                o.groups,
+                o.page_size,
+                o.expected_pages,
+                o.min_scan_gap_secs.map_or("n/a (one scan)".into(), |g| format!("{g:.2}s")),
+                o.min_interval_secs,
+                o.max_scan_secs.map_or("n/a".into(), |d| format!("{d:.2}s")),
+            ));
+        }
+        if let Some(d) = &record.drift {
+            say(format!(
+                "{}: {} groups edited, back after {} (bound {:.1}s = interval x 1.1 + min interval + longest scan); UpdateChatGroup calls {} for {} edited groups; DriftCorrected events {}",
+                a.label,
+                d.edited,
+                d.restored_secs.map_or("n/a".into(), |s| format!("{s:.1}s")),
+                d.bound_secs,
+                d.update_calls,
+                d.groups_corrected,
+                d.drift_corrected_events.map_or("n/a".into(), |n| n.to_string()),
+            ));
+        }
+        for v in &record.violations {
+            eprintln!("    !!!!!! {}: INVARIANT BROKEN: {v}", a.label);
+        }
         if let Some(why) = failure {
             let text = std::fs::read_to_string(&a.log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(20).collect();
@@ -497,4 +732,83 @@ fn read_metrics(r: &mut Record, text: &str) {
     r.cams_requests_metric = Some(by_action.get("UpdateChatGroup").copied().unwrap_or(0.0));
     let (_, by_result) = metric(text, "cams_operator_status_writes_total", "result");
     r.status_writes_metric = Some(by_result.get("ok").copied().unwrap_or(0.0));
+}
+
+/// The drift scenario's figures: the restore time and its bound, the corrections in the
+/// simulator's log, the events.
+async fn drift_figures(
+    drift: &DriftRun,
+    calls: &[CallEntry],
+    settings: &ObserveSettings,
+    record: &Record,
+    events: &Api<Event>,
+) -> DriftFigures {
+    let edited: std::collections::HashSet<&str> = drift.group_ids().collect();
+    let updates: Vec<&CallEntry> = calls
+        .iter()
+        .filter(|c| c.action.as_deref() == Some("UpdateChatGroup"))
+        .collect();
+    let corrected: std::collections::HashSet<&str> = updates
+        .iter()
+        .filter_map(|c| c.params.get("GroupId").map(String::as_str))
+        .filter(|id| edited.contains(id))
+        .collect();
+    let longest = record
+        .observe
+        .as_ref()
+        .and_then(|o| o.max_scan_secs)
+        .unwrap_or_default();
+    let interval = settings.interval.unwrap_or_default().as_secs_f64();
+    DriftFigures {
+        edited: drift.edits(),
+        first_scan_secs: drift.first_scan_secs.unwrap_or_default(),
+        restored_secs: drift.restored_secs,
+        restored: drift.restored(),
+        bound_secs: interval * 1.1 + settings.min_interval.as_secs_f64() + longest,
+        update_calls: updates.len() as u64,
+        groups_corrected: corrected.len(),
+        drift_corrected_events: drift.corrected_events(events).await,
+    }
+}
+
+/// The invariants `record` breaks: ListChatGroup calls per complete scan other than
+/// ceil(groups / page size); two scan starts closer than the minimum interval; a drift
+/// scenario without exactly one UpdateChatGroup per edited group.
+pub fn violations(record: &Record) -> Vec<String> {
+    let mut broken = Vec::new();
+    if let Some(o) = &record.observe {
+        let failed = |outcome: &str| o.scans_by_outcome.get(outcome).copied().unwrap_or(0.0);
+        match o.pages_per_scan() {
+            None => broken.push("no complete ListChatGroup scan during the run".to_string()),
+            Some(per) if per != o.expected_pages as f64 => broken.push(format!(
+                "ListChatGroup calls per complete scan = {per:.3} ({} calls in the simulator's log / {} complete scans; {} failed, {} refused; {} calls throttled), expected ceil({} / {}) = {}",
+                o.list_calls,
+                o.complete_scans(),
+                failed("failed"),
+                failed("refused"),
+                record.throttled_calls.unwrap_or_default(),
+                o.groups,
+                o.page_size,
+                o.expected_pages
+            )),
+            Some(_) => {}
+        }
+        if let Some(gap) = o.min_scan_gap_secs {
+            if gap < o.min_interval_secs - SCAN_GAP_TOLERANCE_SECS {
+                broken.push(format!(
+                    "two scans of one account started {gap:.2}s apart, closer than --observe-min-interval {:.0}s",
+                    o.min_interval_secs
+                ));
+            }
+        }
+    }
+    if let Some(d) = &record.drift {
+        if d.update_calls != d.edited as u64 || d.groups_corrected != d.edited {
+            broken.push(format!(
+                "{} UpdateChatGroup calls for {} of the {} edited groups; expected exactly one per edited group",
+                d.update_calls, d.groups_corrected, d.edited
+            ));
+        }
+    }
+    broken
 }

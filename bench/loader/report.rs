@@ -1,5 +1,6 @@
 //! `report`: prints the table of a run's records, writes it to the results file and, when
-//! asked, into the README's Performance section.
+//! asked, into the README's Performance section; fails (leaving the README alone) when a
+//! record broke an invariant.
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,23 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
     );
     std::fs::write(&a.markdown, markdown)?;
     eprintln!("    wrote {}", a.markdown.display());
+    let broken: Vec<String> = records
+        .iter()
+        .flat_map(|r| {
+            r.violations
+                .iter()
+                .map(move |v| format!("{}: {v}", r.label))
+        })
+        .collect();
+    if !broken.is_empty() {
+        for v in &broken {
+            eprintln!("    !!!!!! INVARIANT BROKEN: {v}");
+        }
+        if a.readme.is_some() {
+            eprintln!("    README not updated");
+        }
+        anyhow::bail!("{} invariant(s) broken", broken.len());
+    }
     if let Some(readme) = &a.readme {
         update_readme(readme, &facts, &table)?;
     }

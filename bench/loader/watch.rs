@@ -1,7 +1,8 @@
-//! A watch on the measured namespace: how many ChatGroups are Ready and how many status
-//! writes (resourceVersion changes) each received since the operator started.
+//! A watch on the measured namespace: how many ChatGroups are accepted (CAMS accepted the
+//! spec), how many are Ready (and seen in sync), and how many status writes (resourceVersion
+//! changes) each received since the operator started.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ pub struct Seen {
     pub version: HashMap<String, String>,
     writes: HashMap<String, u32>,
     ready: HashMap<String, bool>,
+    accepted: HashMap<String, bool>,
     /// Status writes seen since the initial list.
     pub total_writes: u64,
     /// When the last of them was seen.
@@ -29,13 +31,26 @@ pub struct Seen {
 /// What the watch task fills in, shared with the measuring loop.
 pub type Shared = Arc<Mutex<Seen>>;
 
-fn is_ready(cg: &ChatGroup) -> bool {
+/// Whether `cg`'s status at its generation has condition `type_` True (with `reason`, when
+/// given).
+fn condition_at_generation(cg: &ChatGroup, type_: &str, reason: Option<&str>) -> bool {
     cg.status.as_ref().is_some_and(|s| {
         s.observed_generation == cg.metadata.generation
-            && s.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True")
+            && s.conditions.iter().any(|c| {
+                c.type_ == type_ && c.status == "True" && reason.is_none_or(|r| c.reason == r)
+            })
     })
+}
+
+/// Ready at its generation and seen in sync (`InSync` True): a scan shows what CAMS accepted.
+/// (Ready alone is also True on acceptance while the first scan after a start is under way.)
+fn is_ready(cg: &ChatGroup) -> bool {
+    condition_at_generation(cg, "Ready", None) && condition_at_generation(cg, "InSync", None)
+}
+
+/// CAMS accepted the spec at its generation: `Synced` True, reason `ReconcileSuccess`.
+fn is_accepted(cg: &ChatGroup) -> bool {
+    condition_at_generation(cg, "Synced", Some("ReconcileSuccess"))
 }
 
 impl Seen {
@@ -50,20 +65,28 @@ impl Seen {
             }
             _ => {}
         }
+        self.accepted.insert(name.clone(), is_accepted(cg));
         self.ready.insert(name, is_ready(cg));
     }
 
-    /// How many ChatGroups are Ready at their generation.
+    /// How many ChatGroups are Ready at their generation and in sync.
     pub fn ready_count(&self) -> usize {
         self.ready.values().filter(|r| **r).count()
     }
 
-    /// How many ChatGroups did not receive exactly `expected` status writes.
-    pub fn objects_not_written(&self, expected: u32) -> u64 {
-        self.version
-            .keys()
-            .filter(|k| self.writes.get(*k).copied().unwrap_or(0) != expected)
-            .count() as u64
+    /// How many ChatGroups CAMS accepted at their generation.
+    pub fn accepted_count(&self) -> usize {
+        self.accepted.values().filter(|r| **r).count()
+    }
+
+    /// How many ChatGroups received each number of status writes (0 included).
+    pub fn writes_histogram(&self) -> BTreeMap<u32, u64> {
+        let mut by = BTreeMap::new();
+        for name in self.version.keys() {
+            *by.entry(self.writes.get(name).copied().unwrap_or(0))
+                .or_insert(0) += 1;
+        }
+        by
     }
 }
 
