@@ -195,7 +195,7 @@ impl DriftRun {
                 name: o.metadata.name.clone().unwrap_or_default(),
                 cust_space_id: o.spec.cust_space_id.clone(),
                 business_number: o.spec.business_number.clone(),
-                group_id: o.spec.group_id.clone(),
+                group_id: o.spec.group_id.clone().unwrap_or_default(),
                 subject: o.spec.subject.clone().unwrap_or_default(),
                 restored: false,
             })
