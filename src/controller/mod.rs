@@ -359,7 +359,10 @@ async fn record_unwritten(
     if let Some(event) = &unwritten.judgement.event {
         publish(obj, event, ctx).await;
     }
-    let mut done = Summary::idle(unwritten.judgement.requeue, ReconcileLabel::StatusRecorded);
+    // Look again soon: what observation waited for (a scan after the write) may have come and
+    // gone while the status could not be written.
+    let requeue = cap(unwritten.judgement.requeue, Duration::from_secs(1));
+    let mut done = Summary::idle(requeue, ReconcileLabel::StatusRecorded);
     done.wrote = true;
     Ok(done)
 }

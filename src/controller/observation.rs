@@ -54,7 +54,7 @@ impl Observation {
         let now = Utc::now();
         let mut status = obj.status.clone().unwrap_or_default();
         status.picture = picture_accepted(&obj.spec, &status, now);
-        status.last_sync_time = Some(crate::status::rfc3339(now));
+        status.last_sync_time = Some(crate::status::rfc3339_not_before(now));
         self.verdict = verdict(
             &self.view,
             &CompareInput {

@@ -245,7 +245,7 @@ pub fn picture_accepted(
             .at_provider
             .as_ref()
             .and_then(|a| a.profile_picture_file.clone()),
-        accepted_at: crate::status::rfc3339(now),
+        accepted_at: crate::status::rfc3339_not_before(now),
         sent,
     })
 }

@@ -283,7 +283,7 @@ impl<'a> Draft<'a> {
     /// CAMS accepted an UpdateChatGroup: the spec's, or a correction of `drift`.
     fn accepted(mut self, envelope: &Envelope, hash: &str, drift: Option<&[String]>) -> Judgement {
         set_envelope(&mut self.next, envelope);
-        self.next.last_sync_time = Some(rfc3339(self.now));
+        self.next.last_sync_time = Some(rfc3339_not_before(self.now));
         self.next.applied_hash = Some(hash.to_string());
         self.next.retry = None;
         self.mark_token_handled();

@@ -100,7 +100,7 @@ impl Draft<'_> {
     ) -> Judgement {
         if let Some(envelope) = envelope {
             super::set_envelope(&mut self.next, envelope);
-            self.next.last_sync_time = Some(super::rfc3339(self.now));
+            self.next.last_sync_time = Some(super::rfc3339_not_before(self.now));
         }
         if let Some(code) = unique_code {
             self.next.unique_code = Some(code.to_string());
@@ -120,7 +120,7 @@ impl Draft<'_> {
     ) -> Judgement {
         if called {
             // Scans before this time do not show the change.
-            self.next.last_sync_time = Some(super::rfc3339(self.now));
+            self.next.last_sync_time = Some(super::rfc3339_not_before(self.now));
         }
         if let Some(token) = token {
             self.next.last_handled_rotate_invite_link = Some(token.to_string());

@@ -90,7 +90,7 @@ async fn first_apply_reads_the_secret_calls_cams_once_writes_status_once_and_pub
     assert!(hash.starts_with("v1:") && hash.len() > 3, "{hash}");
     let synced_at = parse_time(status.last_sync_time.as_deref().expect("lastSyncTime"));
     assert!(
-        before <= synced_at && synced_at <= after,
+        before <= synced_at && synced_at <= after + chrono::Duration::milliseconds(1),
         "lastSyncTime {synced_at} not within [{before}, {after}]"
     );
 
