@@ -698,7 +698,7 @@ impl Measurement {
         }
         if let Some(d) = &record.drift {
             say(format!(
-                "{}: {} groups edited, back after {} (bound {:.1}s = interval x 1.1 + min interval + longest scan); UpdateChatGroup calls {} for {} edited groups; DriftCorrected events {}",
+                "{}: {} groups edited, back after {} (bound {:.1}s = interval x 1.1 + min interval + 2 x longest scan: seen by the next periodic scan, confirmed by a forced second one); UpdateChatGroup calls {} for {} edited groups; DriftCorrected events {}",
                 a.label,
                 d.edited,
                 d.restored_secs.map_or("n/a".into(), |s| format!("{s:.1}s")),
@@ -764,7 +764,7 @@ async fn drift_figures(
         first_scan_secs: drift.first_scan_secs.unwrap_or_default(),
         restored_secs: drift.restored_secs,
         restored: drift.restored(),
-        bound_secs: interval * 1.1 + settings.min_interval.as_secs_f64() + longest,
+        bound_secs: interval * 1.1 + settings.min_interval.as_secs_f64() + 2.0 * longest,
         update_calls: updates.len() as u64,
         groups_corrected: corrected.len(),
         drift_corrected_events: drift.corrected_events(events).await,

@@ -171,7 +171,8 @@ pub struct DriftFigures {
     /// the simulator (`None`: not all were).
     pub restored_secs: Option<f64>,
     pub restored: usize,
-    /// The bound: interval × 1.1 + min interval + the longest scan's duration.
+    /// The bound: interval × 1.1 + min interval + twice the longest scan (the edit is seen by
+    /// the next periodic scan and confirmed by a forced second one before it is corrected).
     pub bound_secs: f64,
     /// UpdateChatGroup calls of the tenant since the operator started, and the edited groups
     /// they named (distinct).

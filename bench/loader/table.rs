@@ -337,7 +337,7 @@ fn drift(r: &Record) -> Row {
         ),
         r.params.clone(),
         format!(
-            "subjects changed through the simulator's admin API after the operator's first complete scan ({:.1} s after its start); all {} back to their spec subject in the simulator **{restored:.1} s** after the first edit; bound {interval:.0} s × 1.1 + {min_interval:.0} s + longest scan {longest:.2} s = **{:.1} s**; **{} UpdateChatGroup calls** for {} edited groups; `DriftCorrected` events {}; status writes {} ({}); operator CPU {:.2} s",
+            "subjects changed through the simulator's admin API after the operator's first complete scan ({:.1} s after its start); all {} back to their spec subject in the simulator **{restored:.1} s** after the first edit; bound {interval:.0} s × 1.1 + {min_interval:.0} s + 2 × longest scan {longest:.2} s (seen by one scan, confirmed by a second) = **{:.1} s**; **{} UpdateChatGroup calls** for {} edited groups; `DriftCorrected` events {}; status writes {} ({}); operator CPU {:.2} s",
             d.first_scan_secs,
             d.restored,
             d.bound_secs,

@@ -272,7 +272,7 @@ async fn find(
                 }));
             }
             if let Some(observer) = ctx.observer.get() {
-                observer.await_next_scan(key, kube::runtime::reflector::ObjectRef::from_obj(obj));
+                observer.await_next_scan(key, super::observation::member_ref(obj));
             }
             Ok(Step::Outcome(Outcome::Creating {
                 message: match &obj.status.as_ref().and_then(|s| s.unique_code.clone()) {

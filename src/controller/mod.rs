@@ -389,7 +389,7 @@ fn await_scan(obj: &ChatGroup, observation: &Observation, wrote: bool, ctx: &Con
         return;
     };
     if wrote || observation.awaits_scan() {
-        observer.await_next_scan(key, kube::runtime::reflector::ObjectRef::from_obj(obj));
+        observer.await_next_scan(key, observation::member_ref(obj));
     }
 }
 

@@ -199,7 +199,7 @@ impl NamespaceWatch<'_> {
                 if let (watcher::Event::Delete(obj), Some(observer)) =
                     (event, indexer.observer.get())
                 {
-                    observer.forget(&ObjectRef::from_obj(obj));
+                    observer.forget(&super::observation::member_ref(obj));
                 }
                 if first_list && matches!(event, watcher::Event::InitDone) {
                     first_list = false;

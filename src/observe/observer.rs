@@ -48,14 +48,14 @@ pub struct Observer<M> {
     settings: ObserveSettings,
     lister: Arc<dyn GroupLister>,
     accounts: Mutex<HashMap<AccountKey, Arc<Account<M>>>>,
-    members: Mutex<HashMap<M, (AccountKey, String)>>,
+    members: Mutex<HashMap<M, (Arc<AccountKey>, Box<str>)>>,
     trigger: UnboundedSender<M>,
     shutdown: CancellationToken,
     metrics: Arc<Metrics>,
 }
 
 struct Account<M> {
-    key: AccountKey,
+    key: Arc<AccountKey>,
     state: Mutex<AccountState<M>>,
     wake: tokio::sync::Notify,
 }
@@ -69,7 +69,8 @@ struct AccountState<M> {
     /// STS token, or a wrong one): tried when the current ones are refused. A Secret with a
     /// wrong secret cannot take the account's scans away from the right one.
     candidate: Option<Credentials>,
-    members: HashMap<String, HashSet<M>>,
+    /// By GroupId: the objects naming it (almost always one, so a short list).
+    members: HashMap<Box<str>, Vec<M>>,
     /// Members to re-queue after the next scan that starts (they wait for a change to show).
     waiting: HashSet<M>,
     /// Members to re-queue when the scan under way completes (it started after they asked).
@@ -116,7 +117,9 @@ where
 
     /// The account `member` was last registered under, if any.
     pub fn account_of(&self, member: &M) -> Option<AccountKey> {
-        lock(&self.members).get(member).map(|(key, _)| key.clone())
+        lock(&self.members)
+            .get(member)
+            .map(|(key, _)| AccountKey::clone(key))
     }
 
     /// Maps `member` to `group_id` in `key`'s account, whose scans use `credentials` from
@@ -131,24 +134,28 @@ where
         if !self.enabled() {
             return;
         }
-        let previous = lock(&self.members).insert(member.clone(), (key.clone(), group_id.into()));
-        if let Some((old_key, old_group)) = previous.filter(|p| p.0 != key || p.1 != group_id) {
-            if let Some(account) = lock(&self.accounts).get(&old_key) {
-                if let Some(set) = lock(&account.state).members.get_mut(&old_group) {
-                    set.remove(&member);
+        let account = self.account(key, credentials.clone());
+        let previous = lock(&self.members).insert(
+            member.clone(),
+            (account.key.clone(), Box::<str>::from(group_id)),
+        );
+        if let Some((old_key, old_group)) =
+            previous.filter(|p| *p.0 != *account.key || &*p.1 != group_id)
+        {
+            if let Some(old) = lock(&self.accounts).get(&*old_key) {
+                if let Some(list) = lock(&old.state).members.get_mut(&old_group) {
+                    list.retain(|m| *m != member);
                 }
             }
         }
-        let account = self.account(key, credentials.clone());
         let mut state = lock(&account.state);
         if state.credentials != credentials {
             state.candidate = Some(credentials);
         }
-        state
-            .members
-            .entry(group_id.to_string())
-            .or_default()
-            .insert(member.clone());
+        let list = state.members.entry(group_id.into()).or_default();
+        if !list.contains(&member) {
+            list.push(member.clone());
+        }
         let scanned = state.inventory.complete_scans() > 0;
         if !group_id.is_empty() && state.inventory.expect(group_id) && scanned {
             // A group the last scan did not list (created since, or missing): look soon.
@@ -164,9 +171,9 @@ where
         let Some((key, group)) = lock(&self.members).remove(member) else {
             return;
         };
-        if let Some(account) = lock(&self.accounts).get(&key) {
-            if let Some(set) = lock(&account.state).members.get_mut(&group) {
-                set.remove(member);
+        if let Some(account) = lock(&self.accounts).get(&*key) {
+            if let Some(list) = lock(&account.state).members.get_mut(&group) {
+                list.retain(|m| m != member);
             }
         }
     }
@@ -250,7 +257,7 @@ where
             return account.clone();
         }
         let account = Arc::new(Account {
-            key: key.clone(),
+            key: Arc::new(key.clone()),
             state: Mutex::new(AccountState {
                 inventory: Inventory::new(),
                 schedule: Schedule::new(),
@@ -418,7 +425,7 @@ where
         touched_members.extend(
             touched
                 .iter()
-                .filter_map(|id| state.members.get(id))
+                .filter_map(|id| state.members.get(id.as_str()))
                 .flatten()
                 .cloned(),
         );
