@@ -48,11 +48,14 @@ pub struct Observer<M> {
     settings: ObserveSettings,
     lister: Arc<dyn GroupLister>,
     accounts: Mutex<HashMap<AccountKey, Arc<Account<M>>>>,
-    members: Mutex<HashMap<M, (Arc<AccountKey>, Box<str>)>>,
+    members: Mutex<HashMap<M, Membership>>,
     trigger: UnboundedSender<M>,
     shutdown: CancellationToken,
     metrics: Arc<Metrics>,
 }
+
+/// The account an object maps to and the GroupId it names.
+type Membership = (Arc<AccountKey>, Box<str>);
 
 struct Account<M> {
     key: Arc<AccountKey>,
