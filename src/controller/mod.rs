@@ -356,6 +356,10 @@ async fn record_unwritten(
         return Ok(status_write_failed(obj, unwritten, ctx));
     }
     ctx.caches.drop_unwritten(obj);
+    // Scans that came meanwhile re-queued the object into this path; the next reconcile
+    // must look at them, not take this write's echo as the last word.
+    ctx.caches
+        .outside_change(namespace, &kube::ResourceExt::name_any(obj));
     if let Some(event) = &unwritten.judgement.event {
         publish(obj, event, ctx).await;
     }
