@@ -3,7 +3,8 @@
 # `apt-get update` only when something is missing). CI starts from a machine with none of them.
 #
 #   hack/install-deps.sh image   podman, buildah, runc (make image, make image-test)
-#   hack/install-deps.sh node    + containerd, the standard CNI plugins, iproute2 (make node-test)
+#   hack/install-deps.sh release shellcheck (actionlint checks the workflows' run: scripts with it)
+#   hack/install-deps.sh node    + containerd, the standard CNI plugins, iproute2, socat (make node-test)
 set -euo pipefail
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -11,11 +12,13 @@ log() { printf 'install-deps: %s\n' "$*" >&2; }
 image=("podman|podman" "buildah|buildah" "runc|runc" "conmon|conmon")
 node=("${image[@]}" "containerd|containerd" "ctr|containerd" "/usr/lib/cni/bridge|containernetworking-plugins"
       "/usr/lib/cni/host-local|containernetworking-plugins" "/usr/lib/cni/loopback|containernetworking-plugins"
-      "ip|iproute2" "gcc|gcc" "/usr/include/unistd.h|libc6-dev")
+      "ip|iproute2" "socat|socat" "gcc|gcc" "/usr/include/unistd.h|libc6-dev")
+release=("shellcheck|shellcheck")
 case "${1:-}" in
   image) want=("${image[@]}") ;;
+  release) want=("${release[@]}") ;;
   node) want=("${node[@]}") ;;
-  *) sed -n '5,6p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
+  *) sed -n '5,7p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
 esac
 
 missing=()
@@ -31,7 +34,11 @@ if (( ${#missing[@]} == 0 )); then log "$1: all present"; exit 0; fi
 start=$(date +%s)
 log "installing Debian packages: ${missing[*]} (apt-get update first)…"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
+out="$(mktemp)"; trap 'rm -f "$out"' EXIT
 # No recommends: podman would bring crun, which refuses this machine's hybrid cgroup layout.
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$out" 2>&1; then
+  cat "$out" >&2
+  log "apt-get failed"
+  exit 1
+fi
 log "installed in $(( $(date +%s) - start ))s"

@@ -27,7 +27,8 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   LDFLAGS+=" -X ${p}.gitVersion=${K8S_VERSION} -X ${p}.gitMajor=1 -X ${p}.gitMinor=${k8s_minor}"
   LDFLAGS+=" -X ${p}.gitTreeState=clean"
 done
-RECIPE="CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags=${LDFLAGS}"
+# CGO as the control plane builds (the default), so the two share Go's build cache.
+RECIPE="go build -trimpath -buildvcs=false -ldflags=${LDFLAGS}"
 BINARIES=(kubelet kube-controller-manager kube-scheduler)
 
 key="$( { printf '%s\n' "$RECIPE"; cat "$MOD/go.mod" "$MOD/go.sum" "$MOD/tools.go"; } | sha256sum | cut -c1-12)"
@@ -60,7 +61,7 @@ cmd_build() {
     start=$(date +%s)
     go_ticker_start "$b" "$start" "      "
     TMP="$(mktemp -d "$BIN_DIR/.tmp.XXXXXX")"
-    (cd "$MOD" && CGO_ENABLED=0 GOTMPDIR="$TMP" GOTOOLCHAIN=local "$GO" build -mod=readonly -trimpath \
+    (cd "$MOD" && GOTMPDIR="$TMP" GOTOOLCHAIN=local "$GO" build -mod=readonly -trimpath \
       -buildvcs=false -ldflags="$LDFLAGS" -o "$TMP/$b" "k8s.io/kubernetes/cmd/$b") ||
       die "building $b failed (see the go output above)"
     mv -f "$TMP/$b" "$BIN_DIR/$b"
