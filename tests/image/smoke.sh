@@ -33,6 +33,18 @@ trap cleanup EXIT
 rm -rf "$WORK"; mkdir -p "$WORK"
 start=$SECONDS
 
+step "the image's configuration"
+inspect() { podman image inspect --format "$1" "$IMAGE"; }
+version="$(awk -F'"' '/^version *=/{print $2; exit}' "$ROOT/Cargo.toml")"
+check_eq "user" "65532:65532" "$(inspect '{{.Config.User}}')"
+check_eq "entrypoint" "[/usr/local/bin/cams-operator run]" "$(inspect '{{.Config.Entrypoint}}')"
+check_eq "label org.opencontainers.image.version" "$version" "$(inspect '{{index .Labels "org.opencontainers.image.version"}}')"
+check_eq "label org.opencontainers.image.revision" "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
+  "$(inspect '{{index .Labels "org.opencontainers.image.revision"}}')"
+check "label org.opencontainers.image.source ($(inspect '{{index .Labels "org.opencontainers.image.source"}}'))" \
+  test -n "$(inspect '{{index .Labels "org.opencontainers.image.source"}}')"
+check_eq "one layer" "1" "$(inspect '{{len .RootFS.Layers}}')"
+
 step "local control plane, CRD, CAMS simulator"
 bash "$CLUSTER" build
 HELM="$(bash "$ROOT/hack/helm.sh" bin)"

@@ -2,7 +2,8 @@
 # Sourced by tests/node/run.sh inside its own network and mount namespaces: starts and stops
 # the node tier's processes. Everything listens inside that network namespace only:
 #   127.0.0.1            etcd, kube-apiserver (hack/localcluster/cluster.sh), kubelet
-#   10.244.0.1/24        cni0, the pods' bridge and gateway; the CAMS simulator listens here
+#   10.244.0.1/24        cni0, the pods' bridge and gateway; port 18080 is forwarded by socat
+#                        to the CAMS simulator (which binds loopback only)
 #   10.0.0.1:443         the `kubernetes` Service's ClusterIP (on lo), forwarded by socat to the
 #                        API server (there is no kube-proxy; the API server's certificate
 #                        names 10.0.0.1)

@@ -25,7 +25,7 @@ TIER="node"
 source "$ROOT/hack/testlib.sh"
 WORK="${CAMS_NODE_WORKDIR:-$ROOT/.node-test}"
 # Sockets live under /run: a unix socket path must stay under 108 bytes wherever CI clones.
-RUN="/run/cams-node-test.$$"
+RUN="${RUN:-/run/cams-node-test.$$}"
 
 if [[ "${1:-}" != --inside ]]; then
   [[ $# -eq 3 ]] || { sed -n '22p' "$0" | sed 's/^# *//' >&2; exit 2; }
@@ -39,7 +39,7 @@ if [[ "${1:-}" != --inside ]]; then
   NODE_BIN="$(bash "$ROOT/hack/node/build.sh" bin)"
   HELM="$(bash "$ROOT/hack/helm.sh" bin)"
   PAUSE_ARCHIVE="$(bash "$ROOT/hack/node/pause.sh" "$WORK/pause")"
-  export NODE_BIN HELM PAUSE_ARCHIVE IMAGE ARCHIVE INSTALL_YAML WORK
+  export NODE_BIN HELM PAUSE_ARCHIVE IMAGE ARCHIVE INSTALL_YAML WORK RUN
   step "entering a network and mount namespace of the tier's own"
   rc=0
   unshare --net --mount --propagation slave -- bash "$0" --inside || rc=$?
@@ -47,6 +47,8 @@ if [[ "${1:-}" != --inside ]]; then
   if [[ -f "$WORK/pids" ]]; then
     while read -r pid _; do kill -KILL "$pid" 2>/dev/null || true; done <"$WORK/pids"
   fi
+  # The pods' mounts (shm, netns, volumes) lived in the inner mount namespace and went with it.
+  rm -rf "$RUN"
   if [[ $rc -eq 0 ]]; then
     rm -rf "$WORK"
     say "node tier passed in $((SECONDS - start))s"
@@ -72,9 +74,10 @@ cleanup() {
   node_stop
   stop_pid "$SIM_PID"
   bash "$CLUSTER" down "$WORK/cluster" >/dev/null 2>&1 || true
-  # The pods' mounts live in this mount namespace and vanish with it; the files stay for rm.
-  umount -R "$WORK/kubelet/root" 2>/dev/null || true
-  rm -rf "$RUN"
+  # The pods' mounts live in this mount namespace and vanish with it; unmounting them here
+  # too lets a debugger inspect $WORK while the namespace is still held.
+  awk -v run="$RUN/" -v work="$WORK/" 'index($5, run) == 1 || index($5, work) == 1 {print $5}' /proc/self/mountinfo |
+    sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   exit $rc
 }
 trap cleanup EXIT
@@ -98,13 +101,15 @@ cat >"$WORK/seed.json" <<JSON
            {"custSpaceId":"cams-node","businessNumber":"8613800001234","groupId":"EA303NODEB1","subject":"before"},
            {"custSpaceId":"cams-node","businessNumber":"8613800001234","groupId":"EA303NODEGONE","subject":"before"}]}
 JSON
-rm -f "$WORK/simulator.port"
-"$TARGET_DIR/debug/cams-simulator" --listen "$POD_GATEWAY:0" --port-file "$WORK/simulator.port" --seed "$WORK/seed.json" \
-  >"$WORK/simulator.log" 2>&1 &
-SIM_PID=$!
+# The simulator binds loopback only (its own rule); socat gives the pods a way to it on the
+# bridge's gateway address, as the Service IP forward does for the API server.
+start_simulator "$WORK" --seed "$WORK/seed.json"
 echo "$SIM_PID simulator" >>"$WORK/pids"
-eventually 20 "the simulator listens on the pods' gateway" test -s "$WORK/simulator.port"
-SIM_URL="http://$POD_GATEWAY:$(cat "$WORK/simulator.port")"
+SIM_POD_PORT=18080
+start simulator-forward socat "TCP-LISTEN:$SIM_POD_PORT,bind=$POD_GATEWAY,fork,reuseaddr" "TCP:${SIM_URL#http://}"
+SIM_POD_URL="http://$POD_GATEWAY:$SIM_POD_PORT"
+sim_reachable() { curl -fsS --max-time 2 "$SIM_POD_URL/admin/healthz"; }
+eventually 20 "the simulator answers on the pods' gateway ($SIM_POD_URL)" sim_reachable
 install_crd
 
 step "containerd (Debian's, runc, CNI bridge), the pause and operator images imported"
@@ -137,7 +142,7 @@ export HELM_CONFIG_HOME="$WORK/helm/config" HELM_CACHE_HOME="$WORK/helm/cache" H
 repo="${IMAGE%:*}" tag="${IMAGE##*:}"
 helm_cmd=("$HELM" install cams-operator "$ROOT/charts/cams-operator" --namespace "$REL_NS"
   --set "image.repository=$repo" --set "image.tag=$tag" --set image.pullPolicy=Never
-  --set "cams.endpoint=$SIM_URL"
+  --set "cams.endpoint=$SIM_POD_URL"
   --set credentials.mode=secret --set credentials.secret.name=cams-credentials --set "lendCredentialsTo={team-a}"
   --wait --timeout 180s)
 printf '  $ %s\n' "${helm_cmd[*]}" >&2
@@ -254,7 +259,7 @@ step "6. kubectl apply --server-side -f install.yaml, then point it at the simul
 "$KUBECTL" apply --server-side -f "$INSTALL_YAML" >"$WORK/install-apply.log" 2>&1 ||
   { cat "$WORK/install-apply.log" >&2; fail "kubectl apply install.yaml"; }
 pass "install.yaml applies ($(wc -l <"$WORK/install-apply.log") objects)"
-"$KUBECTL" -n cams-system set env deployment/cams-operator "CAMS_OPERATOR_ENDPOINT=$SIM_URL" >/dev/null
+"$KUBECTL" -n cams-system set env deployment/cams-operator "CAMS_OPERATOR_ENDPOINT=$SIM_POD_URL" >/dev/null
 "$KUBECTL" -n cams-system rollout status deployment/cams-operator --timeout=180s >/dev/null ||
   fail "the install.yaml Deployment rolls out"
 pass "the install.yaml Deployment rolled out"
