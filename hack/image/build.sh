@@ -11,7 +11,8 @@
 # Prints the image reference on stdout.
 #
 # Environment: IMAGE_NAME (default localhost/cams-operator), IMAGE_TAG (default the version
-# in Cargo.toml), IMAGE_SOURCE (the org.opencontainers.image.source label).
+# in Cargo.toml), IMAGE_SOURCE (the org.opencontainers.image.source label; default: the
+# checkout's origin remote).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -26,7 +27,12 @@ name="${IMAGE_NAME:-localhost/cams-operator}"
 tag="${IMAGE_TAG:-$version}"
 ref="$name:$tag"
 revision="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
-source_url="${IMAGE_SOURCE:-https://github.com/cams-operator/cams-operator}"
+# The source label: IMAGE_SOURCE, else the checkout's origin (as an https URL), else "unknown"
+# (the release workflow passes the repository's URL).
+origin="$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)"
+if [[ $origin =~ ^git@([^:]+):(.+)$ ]]; then origin="https://${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"; fi
+source_url="${IMAGE_SOURCE:-${origin%.git}}"
+source_url="${source_url:-unknown}"
 SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)}"
 export SOURCE_DATE_EPOCH
 
@@ -45,6 +51,8 @@ rm -f "$archive"
 podman save --quiet --format oci-archive -o "$archive" "$ref"
 podman rmi --force "$ref" >/dev/null
 podman load --quiet -i "$archive" >/dev/null
+# Earlier builds of this tag are left untagged: drop them (ours only, by their title label).
+podman image prune --force --filter label=org.opencontainers.image.title=cams-operator >/dev/null
 id="$(podman image inspect --format '{{.Id}}' "$ref")"
 log "done in $(( $(date +%s) - start ))s: $ref (image ${id:0:12}, $(du -h "$archive" | cut -f1) archive)"
 echo "$ref"

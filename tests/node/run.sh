@@ -49,6 +49,8 @@ if [[ "${1:-}" != --inside ]]; then
   fi
   # The pods' mounts (shm, netns, volumes) lived in the inner mount namespace and went with it.
   rm -rf "$RUN"
+  # containerd's parent cgroup for the pods, once empty (rmdir refuses a cgroup still in use).
+  rmdir /sys/fs/cgroup/*/k8s.io 2>/dev/null || true
   if [[ $rc -eq 0 ]]; then
     rm -rf "$WORK"
     say "node tier passed in $((SECONDS - start))s"
