@@ -177,15 +177,18 @@ for entry in "${PODS[@]}"; do
   [[ "$g" == 1 ]] && leaders=$((leaders + 1)) && [[ "$name" != "$LEADER" ]] && fail "$name says it leads, the Lease says $LEADER"
 done
 check_eq "exactly one replica reports cams_operator_leader 1 (over the pod network)" 1 "$leaders"
+operators=0
 for pid in $(ctr_k8s tasks ls 2>/dev/null | awk 'NR>1{print $2}'); do
   exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
   [[ "$exe" == */cams-operator ]] || continue
+  operators=$((operators + 1))
   st="$(cat "/proc/$pid/status")"
   check_eq "operator process $pid: uid, CapEff" "65532 0000000000000000" \
     "$(awk '/^Uid:/{print $3}' <<<"$st") $(awk '/^CapEff:/{print $2}' <<<"$st")"
   ro="$(awk '$5=="/"{print $6}' "/proc/$pid/mountinfo" | tail -n 1)"
   check "operator process $pid: read-only root ($ro)" grep -qE '(^|,)ro(,|$)' <<<"$ro"
 done
+check_eq "operator processes found among containerd's tasks" 2 "$operators"
 
 # ---- 2. ChatGroups converge ---------------------------------------------------------------
 step "2. ChatGroups converge against the simulator on the pods' network"
