@@ -1,15 +1,17 @@
 # syntax=docker/dockerfile:1
-# The cams-operator image: the operator binary only (not cams-simulator), on a small
-# glibc-based distroless base, running as a non-root user.
+# The cams-operator image for people with Docker: the release binary and exactly what it needs
+# (glibc's loader and libraries, passwd/group, nsswitch.conf — assembled by hack/image/rootfs.sh)
+# on an empty base, running as uid 65532. `make image` builds the same layout here without a
+# registry (hack/image/Containerfile); tests/image/layout.sh fails when the two differ.
 #
-#   docker build -t registry.example.com/cams-operator:0.1.0 .
+#   docker build --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) \
+#     --build-arg SOURCE=https://github.com/OWNER/cams-operator -t registry.example.com/cams-operator:0.1.0 .
 #
-# Cannot be built in this repository's CI (no Docker engine there); see README "Container image".
+# The release workflow (.github/workflows/release.yml) builds it for linux/amd64 and linux/arm64.
 
 ARG RUST_VERSION=1.95
 
 # --- build ------------------------------------------------------------------------------------
-# Debian 12 (bookworm), the same glibc as the runtime image below.
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -18,19 +20,25 @@ COPY src ./src
 # sources to resolve the workspace, though the image only builds the operator.
 COPY crates ./crates
 COPY crds ./crds
+COPY hack/image/rootfs.sh ./hack/image/rootfs.sh
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked --bin cams-operator \
- && install -D -m 0755 target/release/cams-operator /out/cams-operator
+ && bash hack/image/rootfs.sh target/release/cams-operator /rootfs
 
-# --- runtime ----------------------------------------------------------------------------------
-# glibc, libgcc and CA certificates, no shell, no package manager; user 65532 (nonroot).
-FROM gcr.io/distroless/cc-debian12:nonroot
+# --- runtime: the same instructions as hack/image/Containerfile -------------------------------
+FROM scratch
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=unknown
+COPY --from=build /rootfs/ /
 LABEL org.opencontainers.image.title="cams-operator" \
       org.opencontainers.image.description="Kubernetes operator for WhatsApp groups on Alibaba Cloud CAMS (ChatGroup resources)" \
-      org.opencontainers.image.licenses="Apache-2.0"
-COPY --from=build /out/cams-operator /usr/local/bin/cams-operator
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"
 USER 65532:65532
 # /metrics and /healthz, /readyz (the chart's defaults).
 EXPOSE 8080 8081
-ENTRYPOINT ["cams-operator", "run"]
+ENTRYPOINT ["/usr/local/bin/cams-operator", "run"]
