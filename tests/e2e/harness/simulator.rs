@@ -38,6 +38,23 @@ impl World {
             .expect("seed simulator groups");
     }
 
+    /// The simulator's copy of a group of this world's tenant; panics if there is none.
+    pub async fn sim_group(&self, group_id: &str) -> cams_simulator::Group {
+        self.sim
+            .group(&self.tenant, BUSINESS_NUMBER, group_id)
+            .await
+            .expect("simulator admin call")
+            .unwrap_or_else(|| panic!("the simulator has no group {group_id}"))
+    }
+
+    /// Replaces this world's tenant's realism settings in the simulator.
+    pub async fn set_realism(&self, realism: cams_simulator::RealismConfig) {
+        self.sim
+            .set_tenant_realism(&self.tenant, &realism)
+            .await
+            .expect("simulator realism settings");
+    }
+
     /// Replaces this world's tenant's fault settings in the simulator (a PUT replaces the
     /// whole setting; `FaultConfig::default()` means no fault).
     pub async fn set_faults(&self, faults: FaultConfig) -> FaultConfig {

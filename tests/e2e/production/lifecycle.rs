@@ -44,14 +44,6 @@ async fn by_subject(world: &World) -> BTreeMap<String, Vec<String>> {
     map
 }
 
-async fn set_realism(world: &World, realism: RealismConfig) {
-    world
-        .sim
-        .set_tenant_realism(&world.tenant, &realism)
-        .await
-        .expect("simulator realism");
-}
-
 /// A ChatGroup without groupId: the operator creates its group.
 fn to_create(world: &World, name: &str, subject: &str) -> ChatGroup {
     world.chatgroup(name, "").subject(Some(subject)).build()
@@ -92,14 +84,12 @@ async fn wait_gone(world: &World, name: &str, timeout: Duration) -> f64 {
 #[tokio::test]
 async fn a_group_is_created_found_recorded_and_its_picture_set_once() {
     let world = World::new("create").await;
-    set_realism(
-        &world,
-        RealismConfig {
+    world
+        .set_realism(RealismConfig {
             create_delay_ms: 1500,
             ..RealismConfig::default()
-        },
-    )
-    .await;
+        })
+        .await;
     let mut operator = world.operator(&FLAGS);
     let mut cg = to_create(&world, "new", "Brand new group");
     cg.spec.description = Some("Made by the operator".into());
@@ -244,15 +234,13 @@ impl Window {
 #[tokio::test]
 async fn sigkill_at_every_point_of_a_create_never_makes_a_duplicate() {
     let world = World::new("crashcreate").await;
-    set_realism(
-        &world,
-        RealismConfig {
+    world
+        .set_realism(RealismConfig {
             // GroupId hidden while CREATING, for 2 s.
             create_delay_ms: 2000,
             ..RealismConfig::default()
-        },
-    )
-    .await;
+        })
+        .await;
     let windows = [
         Window::BeforePending,
         Window::CallInFlight,

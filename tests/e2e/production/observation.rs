@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cams_operator::fixtures::BUSINESS_NUMBER;
 use cams_operator::resource::{ChatGroup, ConditionType, RECONCILE_REQUESTED_AT_ANNOTATION};
 use cams_simulator::{
-    AccessKeySpec, CallEntry, CallQuery, Group, GroupEdit, GroupSeed, NeverApply, RealismConfig,
+    AccessKeySpec, CallEntry, CallQuery, GroupEdit, GroupSeed, NeverApply, RealismConfig,
     UpdateField,
 };
 use serde_json::json;
@@ -29,23 +29,6 @@ const FAST: [&str; 6] = [
     "--settle",
     "2s",
 ];
-
-async fn sim_group(world: &World, group_id: &str) -> Group {
-    world
-        .sim
-        .group(&world.tenant, BUSINESS_NUMBER, group_id)
-        .await
-        .expect("simulator admin call")
-        .unwrap_or_else(|| panic!("the simulator has no group {group_id}"))
-}
-
-async fn set_realism(world: &World, realism: RealismConfig) {
-    world
-        .sim
-        .set_tenant_realism(&world.tenant, &realism)
-        .await
-        .expect("simulator realism settings");
-}
 
 async fn edit_group(world: &World, group_id: &str, edit: GroupEdit) {
     world
@@ -94,14 +77,12 @@ async fn wait_in_sync(world: &World, name: &str, timeout: Duration) -> ChatGroup
 #[tokio::test]
 async fn an_edit_is_updating_until_a_scan_shows_it_then_in_sync_and_ready() {
     let world = World::new("confirm").await;
-    set_realism(
-        &world,
-        RealismConfig {
+    world
+        .set_realism(RealismConfig {
             update_delay_ms: 4000,
             ..RealismConfig::default()
-        },
-    )
-    .await;
+        })
+        .await;
     // A settle window longer than the delay: the delay is "updating", never drift.
     let mut operator = world.operator(&["--observe-min-interval", "500ms", "--settle", "30s"]);
     world
@@ -145,17 +126,15 @@ async fn an_update_accepted_but_never_applied_is_detected_and_corrected_once() {
         .create_group("never", "EA303NEVR", |b| b.subject(Some("Before")))
         .await;
     wait_in_sync(&world, "never", Duration::from_secs(30)).await;
-    set_realism(
-        &world,
-        RealismConfig {
+    world
+        .set_realism(RealismConfig {
             never_apply: Some(NeverApply {
                 fields: vec![UpdateField::Subject],
                 count: Some(1),
             }),
             ..RealismConfig::default()
-        },
-    )
-    .await;
+        })
+        .await;
     world
         .patch("never", json!({"spec": {"subject": "After"}}))
         .await;
@@ -165,7 +144,7 @@ async fn an_update_accepted_but_never_applied_is_detected_and_corrected_once() {
     let obj = wait_in_sync(&world, "never", Duration::from_secs(30)).await;
     assert_eq!(obj.metadata.generation, Some(2));
     assert_eq!(
-        sim_group(&world, "EA303NEVR").await.subject.as_deref(),
+        world.sim_group("EA303NEVR").await.subject.as_deref(),
         Some("After")
     );
     let calls = world
@@ -201,7 +180,7 @@ async fn an_out_of_band_edit_is_corrected_within_one_interval() {
     .await;
     let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(100));
     loop {
-        let group = sim_group(&world, "EA303OOB").await;
+        let group = world.sim_group("EA303OOB").await;
         if group.subject.as_deref() == Some("Managed") {
             break;
         }
@@ -236,17 +215,15 @@ async fn drift_that_keeps_coming_back_stalls_after_three_corrections() {
         .await;
     wait_in_sync(&world, "persist", Duration::from_secs(30)).await;
     // Nothing this operator sends to the subject holds from now on.
-    set_realism(
-        &world,
-        RealismConfig {
+    world
+        .set_realism(RealismConfig {
             never_apply: Some(NeverApply {
                 fields: vec![UpdateField::Subject],
                 count: None,
             }),
             ..RealismConfig::default()
-        },
-    )
-    .await;
+        })
+        .await;
     edit_group(
         &world,
         "EA303PERS",
@@ -446,7 +423,7 @@ async fn observe_only_never_writes_across_edits_restarts_and_drift() {
     let writes = write_calls(&world).await;
     assert!(writes.is_empty(), "observe-only wrote: {writes:#?}");
     assert_eq!(
-        sim_group(&world, "EA303OBS").await.subject.as_deref(),
+        world.sim_group("EA303OBS").await.subject.as_deref(),
         Some("Remote 2")
     );
     // The link shows only as "present": not in status, events or the operator's log.

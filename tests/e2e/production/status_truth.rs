@@ -4,9 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use cams_operator::fixtures::BUSINESS_NUMBER;
 use cams_operator::resource::{ChatGroup, RECONCILE_REQUESTED_AT_ANNOTATION};
-use cams_simulator::{FaultConfig, Group};
+use cams_simulator::FaultConfig;
 use serde_json::json;
 
 use crate::harness::{condition, reason, Deadline, World};
@@ -94,7 +93,7 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
         .patch("lost", json!({"spec": {"subject": "Interim"}}))
         .await;
     world.wait_reason("lost", "Synced", "ReconcileError").await;
-    let group = sim_group(&world, "EA303LOST").await;
+    let group = world.sim_group("EA303LOST").await;
     assert_eq!(
         group.subject.as_deref(),
         Some("Interim"),
@@ -108,7 +107,7 @@ async fn a_revert_after_a_lost_answer_is_applied_not_judged_up_to_date() {
     world.set_faults(FaultConfig::default()).await;
     let obj = world.wait_ready("lost").await;
     assert_eq!(obj.metadata.generation, Some(3));
-    let group = sim_group(&world, "EA303LOST").await;
+    let group = world.sim_group("EA303LOST").await;
     assert_eq!(
         group.subject.as_deref(),
         Some("Original"),
@@ -214,16 +213,6 @@ async fn two_chatgroups_created_together_for_one_group_leave_exactly_one_ready()
     println!(
         "two ChatGroups for one group (same second: {same_second}): exactly one Ready ({winner})"
     );
-}
-
-/// The simulator's copy of a group of this world's tenant.
-async fn sim_group(world: &World, group_id: &str) -> Group {
-    world
-        .sim
-        .group(&world.tenant, BUSINESS_NUMBER, group_id)
-        .await
-        .expect("simulator admin call")
-        .unwrap_or_else(|| panic!("the simulator has no group {group_id}"))
 }
 
 #[tokio::test]
