@@ -204,7 +204,7 @@ impl Inventory {
 
     /// Notes that an object names `group_id`: if it was never listed, it is missing only
     /// after two complete scans from now. Returns whether it was never listed.
-    pub fn expect(&mut self, group_id: &str) -> bool {
+    pub fn note_named(&mut self, group_id: &str) -> bool {
         if self.rows.contains_key(group_id) {
             return false;
         }

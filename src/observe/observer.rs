@@ -160,7 +160,7 @@ where
             list.push(member.clone());
         }
         let scanned = state.inventory.complete_scans() > 0;
-        if !group_id.is_empty() && state.inventory.expect(group_id) && scanned {
+        if !group_id.is_empty() && state.inventory.note_named(group_id) && scanned {
             // A group the last scan did not list (created since, or missing): look soon.
             state.waiting.insert(member);
             state.schedule.force();
