@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::metadata::{patch_metadata, PatchResult};
 use super::observation::Observation;
-use super::{credentials_for, failure_outcome, publish, Context, ReconcileError};
+use super::{
+    credentials_failure, credentials_for, failure_outcome, publish, Context, ReconcileError,
+};
 use crate::cams::{AddChatGroup, CamsError, ErrorClass};
 use crate::observe::compare::View;
 use crate::outcome::Row;
@@ -120,15 +122,7 @@ async fn start(obj: &ChatGroup, namespace: &str, ctx: &Context) -> Result<Step, 
     let mut version = None;
     let credentials = match credentials_for(obj, namespace, ctx, &mut version).await? {
         Ok(credentials) => credentials,
-        Err(e) => {
-            return Ok(Step::Outcome(Outcome::Failed(crate::status::Failure {
-                class: ErrorClass::Credentials,
-                message: e.to_string(),
-                envelope: None,
-                retry_after: None,
-                called: false,
-            })))
-        }
+        Err(e) => return Ok(Step::Outcome(credentials_failure(&e))),
     };
     let now = crate::status::rfc3339(Utc::now());
     let mut metadata = json!({"annotations": {CREATE_PENDING_ANNOTATION: now}});

@@ -10,13 +10,13 @@ use k8s_openapi::ByteString;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 
-use super::{credentials_for, failure_outcome, Context, ReconcileError};
+use super::{credentials_failure, credentials_for, failure_outcome, Context, ReconcileError};
 use crate::cams::redact::SecretString;
-use crate::cams::{AddChatGroupInviteLink, DeleteChatGroupInviteLink, ErrorClass};
+use crate::cams::{AddChatGroupInviteLink, DeleteChatGroupInviteLink};
 use crate::observe::inventory::GroupRow;
 use crate::outcome::Row;
 use crate::resource::ChatGroup;
-use crate::status::{Failure, Outcome};
+use crate::status::Outcome;
 
 /// The label on a published Secret naming its ChatGroup.
 pub const INVITE_LINK_OF_LABEL: &str = "cams.dev/invite-link-of";
@@ -131,15 +131,7 @@ async fn credentials(
     let mut version = None;
     Ok(credentials_for(obj, namespace, ctx, &mut version)
         .await?
-        .map_err(|e| {
-            Outcome::Failed(Failure {
-                class: ErrorClass::Credentials,
-                message: e.to_string(),
-                envelope: None,
-                retry_after: None,
-                called: false,
-            })
-        }))
+        .map_err(|e| credentials_failure(&e)))
 }
 
 /// AddChatGroupInviteLink (a new link; an existing one stops working).

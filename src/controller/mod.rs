@@ -722,22 +722,9 @@ async fn call(
     let credentials = match credentials_for(obj, namespace, ctx, &mut version).await? {
         Ok(credentials) => credentials,
         Err(e) => {
-            let class = match e {
-                CredentialsError::Rrsa {
-                    transient: true, ..
-                } => ErrorClass::Retryable,
-                _ => ErrorClass::Credentials,
-            };
-            let failure = Failure {
-                class,
-                message: e.to_string(),
-                envelope: None,
-                retry_after: None,
-                called: false,
-            };
             // No Secret at all is recorded as the empty version, so its creation is a change.
             let version = version.or_else(|| Some(String::new()));
-            return Ok((Outcome::Failed(failure), version));
+            return Ok((credentials_failure(&e), version));
         }
     };
     let started = std::time::Instant::now();
@@ -760,6 +747,24 @@ async fn call(
         }
     };
     Ok((outcome, version))
+}
+
+/// The outcome of credentials that could not be had (no call was made): a transient STS
+/// failure is retried with backoff, anything else waits for the credentials to be fixed.
+fn credentials_failure(e: &CredentialsError) -> Outcome {
+    let class = match e {
+        CredentialsError::Rrsa {
+            transient: true, ..
+        } => ErrorClass::Retryable,
+        _ => ErrorClass::Credentials,
+    };
+    Outcome::Failed(Failure {
+        class,
+        message: e.to_string(),
+        envelope: None,
+        retry_after: None,
+        called: false,
+    })
 }
 
 /// The outcome of a client error; `called` says whether the request may have reached CAMS.
