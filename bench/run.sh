@@ -16,8 +16,13 @@
 #   CAMS_BENCH_N           the large N (10000)         CAMS_BENCH_N_SMALL  the small N (1000)
 #   CAMS_BENCH_WORK        scratch folder (.bench)     CAMS_BENCH_KEEP=1   keep it afterwards
 #   CAMS_BENCH_README=0    do not update README.md
-# A run with another N than 10,000 leaves bench/results/ and README.md alone: its table and
-# raw figures go to <cargo target dir>/bench-results/n<N>/.
+#   CAMS_BENCH_ONLY        only these scenarios, e.g. "converge-10k restart-10k" (labels as in
+#                          the table: idle converge-1k converge-10k restart-10k drift-100
+#                          unthrottled-10k; restart and drift expect converge-10k before them)
+#   CAMS_BENCH_WRAP        a command the operator runs under, e.g. "heaptrack -o /tmp/op"
+# A run with another N than 10,000, with CAMS_BENCH_ONLY or with CAMS_BENCH_WRAP leaves
+# bench/results/ and README.md alone: its table and raw figures go to
+# <cargo target dir>/bench-results/n<N>/.
 set -euo pipefail
 source "$(dirname "$0")/../hack/lib.sh"
 cd "$ROOT"
@@ -96,14 +101,20 @@ done
 # measure LABEL MODE NAMESPACE N PARAMS FLOOR_QPS [operator flags...]
 # (MEASURE_ARGS: more arguments for the loader's measure, e.g. --edits)
 MEASURE_ARGS=()
+read -r -a WRAP <<<"${CAMS_BENCH_WRAP:-}"
+ONLY="${CAMS_BENCH_ONLY:-}"
 measure() {
   local label=$1 mode=$2 ns=$3 n=$4 params=$5 floor=$6; shift 6
+  if [[ -n "$ONLY" && " $ONLY " != *" $label "* ]]; then
+    say "skipped: $label (not in CAMS_BENCH_ONLY)"
+    return 0
+  fi
   local floor_args=()
   [[ -n "$floor" ]] && floor_args=(--floor-qps "$floor")
   "$LOADER" measure --mode "$mode" --label "$label" --params "$params" --namespace "$ns" \
     --count "$n" "${floor_args[@]}" "${MEASURE_ARGS[@]}" --sim "$SIM_URL" --tenant "$ns" --cluster-dir "$WORK/cluster" \
     --log "$WORK/operator-$label.log" --out "$RESULTS" -- \
-    "$OP" run --namespaces "$ns" --endpoint "$SIM_URL" --replica-id "bench-$label" \
+    "${WRAP[@]}" "$OP" run --namespaces "$ns" --endpoint "$SIM_URL" --replica-id "bench-$label" \
     --log-format json --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 "$@"
 }
 OBSERVE_DEFAULTS="observation on with the operator's defaults (--observe-interval 10m, --observe-min-interval 15s, --observe-page-size 100, --list-qps 5 --list-burst 10)"
@@ -127,14 +138,15 @@ next "unthrottled converge, N=$N_LARGE"
 measure "unthrottled-$LARGE" converge bench-fast "$N_LARGE" "$FAST" "" --qps 0 --concurrency $FAST_CONCURRENCY
 
 next "criterion: signing one UpdateChatGroup request (cargo bench --bench signer)"
-cargo bench --bench signer -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E 'Compiling cams|Finished|time:|sign_update' || true
+[[ -n "$ONLY" ]] || cargo bench --bench signer -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E 'Compiling cams|Finished|time:|sign_update' || true
 
 say "results"
 date_tag="$(date +%Y-%m-%d)"
 readme_args=()
-[[ "${CAMS_BENCH_README:-1}" == 1 && "$N_LARGE" == 10000 ]] && readme_args=(--readme README.md)
+[[ "${CAMS_BENCH_README:-1}" == 1 && "$N_LARGE" == 10000 && -z "$ONLY" && ${#WRAP[@]} == 0 ]] &&
+  readme_args=(--readme README.md)
 # Only the issue's scenarios (N = 10,000) are results; a reduced run's go to the target dir.
-if [[ "$N_LARGE" == 10000 ]]; then
+if [[ "$N_LARGE" == 10000 && -z "$ONLY" && ${#WRAP[@]} == 0 ]]; then
   OUT_DIR=bench/results
 else
   OUT_DIR="$TARGET_DIR/bench-results/n$N_LARGE"

@@ -191,6 +191,7 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
         create_timeout: args.lifecycle.create_timeout,
         delete_timeout: args.lifecycle.delete_timeout,
         invite_links: args.lifecycle.invite_links,
+        call_load: Default::default(),
         observer: Default::default(),
         cams,
         endpoints,

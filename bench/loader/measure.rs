@@ -105,9 +105,15 @@ pub async fn measure(a: MeasureArgs) -> anyhow::Result<()> {
 }
 
 /// The operator's observation settings, parsed from its command line by its own parser
-/// (its defaults, and its `CAMS_OPERATOR_*` variables, apply as they do for it).
+/// (its defaults, and its `CAMS_OPERATOR_*` variables, apply as they do for it). A wrapper
+/// in front of the binary (`CAMS_BENCH_WRAP`, a profiler) is skipped.
 fn observe_settings(operator: &[String]) -> anyhow::Result<ObserveSettings> {
-    let cli = Cli::try_parse_from(operator).context("parsing the operator's command line")?;
+    let binary = operator
+        .iter()
+        .position(|arg| arg.ends_with("cams-operator"))
+        .unwrap_or(0);
+    let cli =
+        Cli::try_parse_from(&operator[binary..]).context("parsing the operator's command line")?;
     match cli.command {
         Command::Run(run) => Ok(run.observe_settings()),
         _ => bail!("the operator command line is not `cams-operator run`"),
@@ -564,6 +570,8 @@ impl Measurement {
         };
         if let Some(text) = &text {
             read_metrics(r, text);
+            // Kept beside the operator's log for a closer look at a scenario.
+            let _ = std::fs::write(self.a.log.with_extension("metrics"), text);
         }
         let calls = self
             .sim

@@ -6,6 +6,7 @@ mod caches;
 mod create;
 mod delete;
 mod invite;
+pub mod load;
 mod metadata;
 mod observation;
 mod runner;
@@ -118,6 +119,8 @@ pub struct Context {
     pub delete_timeout: Duration,
     /// Whether invite links may be managed (Secrets written).
     pub invite_links: bool,
+    /// The UpdateChatGroup calls under way (scan re-queues slow down while there are any).
+    pub call_load: load::CallLoad,
 }
 
 /// Drops what reconciles never read from a cached ChatGroup, most of an object's memory (the
@@ -728,10 +731,12 @@ async fn call(
         }
     };
     let started = std::time::Instant::now();
+    let counted = ctx.call_load.enter();
     let result = ctx
         .cams
         .update_chat_group(obj.spec.region.clone(), &credentials, request)
         .await;
+    drop(counted);
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let outcome = match result {
         Ok(response) => {

@@ -15,7 +15,11 @@ use crate::resource::ChatGroup;
 
 /// The observer of the current leadership term (set by [`super::run`]); none in unit tests
 /// that do not observe.
-pub type ChatGroupObserver = Observer<ObjectRef<ChatGroup>>;
+pub type ChatGroupObserver = Observer<Member>;
+
+/// How the observer names an object: shared, so that its two indexes (by object and by
+/// group) hold one copy of the reference.
+pub type Member = Arc<ObjectRef<ChatGroup>>;
 
 /// Where reconciles find the current term's observer.
 #[derive(Default)]
@@ -90,12 +94,12 @@ impl Observation {
 /// How the observer names `obj`: its namespace and name only (a reference from the object
 /// also carries its uid and resourceVersion, twice the memory at 10,000 objects, and the
 /// controller matches on namespace and name anyway).
-pub fn member_ref(obj: &ChatGroup) -> ObjectRef<ChatGroup> {
+pub fn member_ref(obj: &ChatGroup) -> Member {
     let name = kube::ResourceExt::name_any(obj);
-    match kube::ResourceExt::namespace(obj) {
+    Arc::new(match kube::ResourceExt::namespace(obj) {
         Some(ns) => ObjectRef::new(&name).within(&ns),
         None => ObjectRef::new(&name),
-    }
+    })
 }
 
 /// The account key of `obj` given the AccessKeyId that signs for it.

@@ -12,6 +12,8 @@ use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
+
+use super::observation::Member;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -94,6 +96,18 @@ const REQUEUE_BURST: std::num::NonZeroU32 = match std::num::NonZeroU32::new(50) 
     None => std::num::NonZeroU32::MIN,
 };
 
+/// How many objects per second scans re-queue while UpdateChatGroup calls are under way: a
+/// confirmation is a status write, and at 10,000 objects on 2 cores the API server's writes
+/// are the scarce resource the calls need too (`make bench`, converge at 100 QPS).
+const BUSY_REQUEUE_RATE: std::num::NonZeroU32 = match std::num::NonZeroU32::new(20) {
+    Some(n) => n,
+    None => std::num::NonZeroU32::MIN,
+};
+const BUSY_REQUEUE_BURST: std::num::NonZeroU32 = match std::num::NonZeroU32::new(5) {
+    Some(n) => n,
+    None => std::num::NonZeroU32::MIN,
+};
+
 /// Objects re-queued from outside their own watch event, by namespace.
 type Requeues = std::collections::HashMap<Option<String>, UnboundedReceiver<ObjectRef<ChatGroup>>>;
 
@@ -105,7 +119,7 @@ fn requeue_router(
     ctx: &Arc<Context>,
     namespaces: &[Option<String>],
     term: CancellationToken,
-) -> (UnboundedSender<ObjectRef<ChatGroup>>, Requeues) {
+) -> (UnboundedSender<Member>, Requeues) {
     let (trigger_tx, mut trigger_rx) = futures::channel::mpsc::unbounded();
     let observer = crate::observe::observer::Observer::new(
         ctx.observe,
@@ -128,6 +142,9 @@ fn requeue_router(
     let pace = governor::RateLimiter::direct(
         governor::Quota::per_second(REQUEUE_RATE).allow_burst(REQUEUE_BURST),
     );
+    let busy_pace = governor::RateLimiter::direct(
+        governor::Quota::per_second(BUSY_REQUEUE_RATE).allow_burst(BUSY_REQUEUE_BURST),
+    );
     tokio::spawn(async move {
         loop {
             let next = tokio::select! {
@@ -135,7 +152,11 @@ fn requeue_router(
                 next = trigger_rx.next() => next,
             };
             pace.until_ready().await;
-            let Some(obj_ref) = next else { return };
+            if ctx.call_load.busy() {
+                busy_pace.until_ready().await;
+            }
+            let Some(member) = next else { return };
+            let obj_ref = Arc::unwrap_or_clone(member);
             if let Some(ns) = &obj_ref.namespace {
                 ctx.caches.outside_change(ns, &obj_ref.name);
             }
@@ -153,7 +174,7 @@ struct NamespaceWatch<'a> {
     /// Objects re-queued from outside their watch events (scans, siblings), this namespace's.
     observed: Option<UnboundedReceiver<ObjectRef<ChatGroup>>>,
     /// Where to send re-queues of objects sharing a group (routed to their namespace).
-    requeue: UnboundedSender<ObjectRef<ChatGroup>>,
+    requeue: UnboundedSender<Member>,
     ctx: Arc<Context>,
     namespace: Option<String>,
     scope: &'a WatchScope,
@@ -194,7 +215,7 @@ impl NamespaceWatch<'_> {
             .reflect(writer)
             .inspect_ok(move |event| {
                 for sibling in indexer.caches.index_event(event) {
-                    let _ = siblings_tx.unbounded_send(sibling);
+                    let _ = siblings_tx.unbounded_send(Arc::new(sibling));
                 }
                 if let (watcher::Event::Delete(obj), Some(observer)) =
                     (event, indexer.observer.get())

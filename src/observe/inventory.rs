@@ -100,88 +100,111 @@ pub struct ScanFailure {
     pub refused: bool,
 }
 
-/// The rows of one account and the scan bookkeeping.
+/// A kept row and when its group was first listed.
 #[derive(Debug)]
+struct Entry {
+    sighting: Sighting,
+    /// When the group was first listed (since this inventory began).
+    first_listed: DateTime<Utc>,
+    /// The scan attempt that last listed exactly this row.
+    listed_in: u64,
+}
+
+/// The rows of one account and the scan bookkeeping.
+///
+/// A scan is staged page by page ([`Inventory::begin_scan`], [`Inventory::stage_page`]) and
+/// takes effect only when complete: a row listed unchanged is only marked, so a scan holds
+/// just the rows that differ from the kept ones (at 10,000 groups, a second copy of every
+/// row was a tenth of the operator's memory).
+#[derive(Debug, Default)]
 pub struct Inventory {
-    rows: HashMap<String, Sighting>,
+    rows: HashMap<String, Entry>,
     /// Ids listed before and missing from the latest consecutive complete scans.
     absent: HashMap<String, u32>,
     /// Ids never listed that an object names: the number of complete scans when it was first
     /// asked for (absence counts from then).
     expected: HashMap<String, u64>,
-    /// When each listed id was first listed (since this inventory began).
-    first_listed: HashMap<String, DateTime<Utc>>,
     complete_scans: u64,
     last_complete: Option<Instant>,
     failure: Option<ScanFailure>,
-}
-
-impl Default for Inventory {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// The scan under way (a number per attempt) and the rows it listed that differ from the
+    /// kept ones.
+    attempt: u64,
+    staged: Vec<GroupRow>,
 }
 
 impl Inventory {
     /// An empty inventory (nothing scanned).
     pub fn new() -> Self {
-        Self {
-            rows: HashMap::new(),
-            absent: HashMap::new(),
-            expected: HashMap::new(),
-            first_listed: HashMap::new(),
-            complete_scans: 0,
-            last_complete: None,
-            failure: None,
+        Self::default()
+    }
+
+    /// Starts staging a scan (a previous one that did not complete is dropped).
+    pub fn begin_scan(&mut self) {
+        self.attempt += 1;
+        self.staged = Vec::new();
+    }
+
+    /// Stages one page of the scan under way.
+    pub fn stage_page(&mut self, rows: Vec<GroupRow>) {
+        for row in rows {
+            match self.rows.get_mut(row.group_id.as_str()) {
+                Some(entry) if entry.sighting.row == row => entry.listed_in = self.attempt,
+                _ => self.staged.push(row),
+            }
         }
     }
 
-    /// Records a complete scan that started at `started` (`wall` on the wall clock) and
-    /// listed `rows`. Returns the ids whose [`Lookup::signature`] may have changed (listed,
-    /// changed, confirmed by a second scan, missing once or twice).
-    pub fn complete_scan(
-        &mut self,
-        rows: Vec<GroupRow>,
-        started: Instant,
-        wall: DateTime<Utc>,
-    ) -> Vec<String> {
+    /// Records the staged scan as complete; it started at `started` (`wall` on the wall
+    /// clock). Returns the ids whose [`Lookup::signature`] may have changed (listed, changed,
+    /// confirmed by a second scan, missing once or twice).
+    pub fn complete_scan(&mut self, started: Instant, wall: DateTime<Utc>) -> Vec<String> {
         let scan = self.complete_scans + 1;
+        let attempt = self.attempt;
         let mut touched = Vec::new();
-        let mut listed: HashMap<String, GroupRow> = HashMap::with_capacity(rows.len());
-        for row in rows {
-            listed.insert(row.group_id.clone(), row);
-        }
-        for (id, row) in listed {
-            self.expected.remove(&id);
-            self.first_listed.entry(id.clone()).or_insert(wall);
-            let was_absent = self.absent.remove(&id).is_some();
-            match self.rows.get_mut(&id) {
-                Some(s) if s.row == row && !was_absent => {
-                    s.scans = s.scans.saturating_add(1);
-                    s.last_scan = scan;
-                    s.last_seen = wall;
-                    if s.scans == 2 {
-                        touched.push(id);
-                    }
-                }
-                _ => {
-                    self.rows.insert(
-                        id.clone(),
-                        Sighting {
-                            row,
-                            scans: 1,
-                            last_seen: wall,
-                            last_scan: scan,
-                        },
-                    );
-                    touched.push(id);
+        let Self { rows, absent, .. } = self;
+        for (id, entry) in rows.iter_mut().filter(|(_, e)| e.listed_in == attempt) {
+            let s = &mut entry.sighting;
+            s.last_scan = scan;
+            s.last_seen = wall;
+            if absent.remove(id).is_some() {
+                // Back after missing: it counts from one again.
+                s.scans = 1;
+                touched.push(id.clone());
+            } else {
+                s.scans = s.scans.saturating_add(1);
+                if s.scans == 2 {
+                    touched.push(id.clone());
                 }
             }
+        }
+        // New or changed rows; of an id listed twice (a group that moved while the pages
+        // were read), the later listing wins.
+        for row in std::mem::take(&mut self.staged) {
+            let id = row.group_id.clone();
+            self.expected.remove(&id);
+            self.absent.remove(&id);
+            let first_listed = self.rows.get(&id).map_or(wall, |e| e.first_listed);
+            let sighting = Sighting {
+                row,
+                scans: 1,
+                last_seen: wall,
+                last_scan: scan,
+            };
+            self.rows.insert(
+                id.clone(),
+                Entry {
+                    sighting,
+                    first_listed,
+                    listed_in: attempt,
+                },
+            );
+            touched.push(id);
         }
         let gone: Vec<String> = self
             .rows
             .iter()
-            .filter(|(_, s)| s.last_scan != scan)
+            .filter(|(_, e)| e.sighting.last_scan != scan)
             .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
@@ -199,6 +222,8 @@ impl Inventory {
         self.complete_scans = scan;
         self.last_complete = Some(started);
         self.failure = None;
+        touched.sort_unstable();
+        touched.dedup();
         touched
     }
 
@@ -219,19 +244,17 @@ impl Inventory {
     pub fn with_subject(&self, subject: &str) -> Vec<(GroupRow, DateTime<Utc>)> {
         self.rows
             .iter()
-            .filter(|(id, s)| {
+            .filter(|(id, e)| {
                 !self.absent.contains_key(*id)
-                    && s.row.subject.as_deref().map(str::trim) == Some(subject)
+                    && e.sighting.row.subject.as_deref().map(str::trim) == Some(subject)
             })
-            .map(|(id, s)| {
-                let first = self.first_listed.get(id).copied().unwrap_or(s.last_seen);
-                (s.row.clone(), first)
-            })
+            .map(|(_, e)| (e.sighting.row.clone(), e.first_listed))
             .collect()
     }
 
-    /// Records a scan that did not complete; the last data is kept.
+    /// Records a scan that did not complete; the last data is kept, the staged rows dropped.
     pub fn failed_scan(&mut self, failure: ScanFailure) {
+        self.staged = Vec::new();
         self.failure = Some(failure);
     }
 
@@ -240,7 +263,7 @@ impl Inventory {
         if self.complete_scans == 0 {
             return Lookup::NotScanned;
         }
-        let last = self.rows.get(group_id).cloned();
+        let last = self.rows.get(group_id).map(|e| e.sighting.clone());
         match (self.absent.get(group_id), last) {
             (None, Some(sighting)) => Lookup::Seen(sighting),
             (Some(scans), last) => Lookup::Absent {

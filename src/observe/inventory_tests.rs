@@ -20,7 +20,9 @@ fn wall(t0: Instant, at: Instant) -> chrono::DateTime<chrono::Utc> {
 
 /// A complete scan at `at` (its wall time derived from it).
 fn scan(inv: &mut Inventory, rows: Vec<GroupRow>, t0: Instant, at: Instant) -> Vec<String> {
-    inv.complete_scan(rows, at, wall(t0, at))
+    inv.begin_scan();
+    inv.stage_page(rows);
+    inv.complete_scan(at, wall(t0, at))
 }
 
 fn secs(n: u64) -> Duration {
@@ -243,4 +245,57 @@ fn the_minimum_interval_bounds_a_short_periodic_interval_too() {
     let mut schedule = Schedule::new();
     schedule.started(t0, 0.0, &s);
     assert_eq!(schedule.due(t0, &s), Some(t0 + secs(15)));
+}
+
+#[test]
+fn a_staged_scan_takes_effect_only_when_complete() {
+    let t0 = Instant::now();
+    let mut inv = Inventory::new();
+    scan(&mut inv, vec![row("A", "one"), row("B", "two")], t0, t0);
+    // A scan that lists A unchanged and B changed, then fails: nothing it read counts.
+    inv.begin_scan();
+    inv.stage_page(vec![row("A", "one")]);
+    inv.stage_page(vec![row("B", "deux")]);
+    assert!(
+        matches!(inv.lookup("B"), Lookup::Seen(s) if s.row.subject.as_deref() == Some("two")),
+        "a staged change is not visible before the scan completes"
+    );
+    inv.failed_scan(ScanFailure {
+        message: "timeout".into(),
+        refused: false,
+    });
+    // The next scan lists only B (unchanged from what is kept): A's mark from the failed
+    // attempt must not count as listed.
+    let touched = scan(&mut inv, vec![row("B", "two")], t0, t0 + secs(15));
+    assert_eq!(sorted(touched), ["A", "B"], "A missing once, B confirmed");
+    assert!(matches!(inv.lookup("A"), Lookup::Absent { scans: 1, .. }));
+    assert!(
+        matches!(inv.lookup("B"), Lookup::Seen(s) if s.scans == 2 && s.row.subject.as_deref() == Some("two"))
+    );
+}
+
+#[test]
+fn pages_stage_only_what_changed_and_a_group_listed_twice_ends_as_last_listed() {
+    let t0 = Instant::now();
+    let mut inv = Inventory::new();
+    scan(&mut inv, vec![row("A", "one"), row("B", "two")], t0, t0);
+    inv.begin_scan();
+    inv.stage_page(vec![row("A", "one"), row("B", "two")]);
+    assert!(inv.staged.is_empty(), "unchanged rows are only marked");
+    // C is new; A moved between pages and is listed again, changed.
+    inv.stage_page(vec![row("C", "three"), row("A", "uno")]);
+    assert_eq!(inv.staged.len(), 2);
+    let touched = inv.complete_scan(t0 + secs(15), wall(t0, t0 + secs(15)));
+    assert_eq!(sorted(touched), ["A", "B", "C"]);
+    assert!(
+        matches!(inv.lookup("A"), Lookup::Seen(s) if s.scans == 1 && s.row.subject.as_deref() == Some("uno"))
+    );
+    assert!(matches!(inv.lookup("C"), Lookup::Seen(s) if s.scans == 1));
+    // A changed row keeps when its group was first listed.
+    let first: Vec<_> = inv
+        .with_subject("uno")
+        .into_iter()
+        .map(|(_, first)| first)
+        .collect();
+    assert_eq!(first, [wall(t0, t0)]);
 }

@@ -317,14 +317,14 @@ where
         account: &Account<M>,
         credentials: Credentials,
         candidate: Option<Credentials>,
-    ) -> Result<Vec<GroupRow>, CamsError> {
-        let first = self.scan(&account.key, &credentials).await;
+    ) -> Result<(), CamsError> {
+        let first = self.scan(account, &credentials).await;
         let Some(candidate) = candidate else {
             return first;
         };
         match first {
             Err(e) if refused(&e) => {
-                let second = self.scan(&account.key, &candidate).await;
+                let second = self.scan(account, &candidate).await;
                 if second.is_ok() {
                     let mut state = lock(&account.state);
                     state.credentials = candidate;
@@ -336,27 +336,28 @@ where
         }
     }
 
-    /// Reads every page of the account's groups.
-    async fn scan(
-        &self,
-        key: &AccountKey,
-        credentials: &Credentials,
-    ) -> Result<Vec<GroupRow>, CamsError> {
+    /// Reads every page of the account's groups into its inventory's staged scan.
+    async fn scan(&self, account: &Account<M>, credentials: &Credentials) -> Result<(), CamsError> {
         let size = self.settings.page_size.max(1);
         let max_pages = MAX_GROUPS_PER_NUMBER.div_ceil(u64::from(size)) + 1;
-        let mut rows = Vec::new();
+        lock(&account.state).inventory.begin_scan();
+        let mut listed: u64 = 0;
         for index in 1..=max_pages {
             let index = u32::try_from(index).unwrap_or(u32::MAX);
-            let page = self.lister.list_page(key, credentials, index, size).await?;
+            let page = self
+                .lister
+                .list_page(&account.key, credentials, index, size)
+                .await?;
             self.metrics.list_page_read();
             let count = page.rows.len();
-            rows.extend(page.rows);
-            let reached_total = page.total.is_some_and(|t| rows.len() as u64 >= t);
+            listed += count as u64;
+            lock(&account.state).inventory.stage_page(page.rows);
+            let reached_total = page.total.is_some_and(|t| listed >= t);
             if count < size as usize || reached_total {
                 break;
             }
         }
-        Ok(rows)
+        Ok(())
     }
 
     /// What every member's view of this inventory rests on: a change re-queues them all.
@@ -374,7 +375,7 @@ where
     fn apply(
         &self,
         account: &Account<M>,
-        result: Result<Vec<GroupRow>, CamsError>,
+        result: Result<(), CamsError>,
         started: Instant,
         wall: chrono::DateTime<chrono::Utc>,
     ) -> Vec<M> {
@@ -383,10 +384,10 @@ where
         let before = self.condition_of(&state.inventory, now);
         let mut touched_members: HashSet<M> = HashSet::new();
         let touched = match result {
-            Ok(rows) => {
+            Ok(()) => {
                 self.metrics.scanned(ScanResult::Complete);
                 touched_members.extend(std::mem::take(&mut state.scanning_for));
-                state.inventory.complete_scan(rows, started, wall)
+                state.inventory.complete_scan(started, wall)
             }
             Err(e) => {
                 let refused = refused(&e);

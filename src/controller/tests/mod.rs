@@ -625,6 +625,7 @@ impl Harness {
             create_timeout: Duration::from_secs(900),
             delete_timeout: Duration::from_secs(3600),
             invite_links: false,
+            call_load: Default::default(),
         });
         Self {
             ctx,
