@@ -155,11 +155,13 @@ mod tests {
             applied_hash: case.applied.map(String::from),
             observed_generation: case.judged,
             last_handled_reconcile_at: case.handled.map(String::from),
-            retry: case.retry_in_secs.map(|s| RetryStatus {
-                attempts: 1,
-                next_retry_time: crate::status::rfc3339(now() + chrono::Duration::seconds(s)),
-                generation: Some(2),
-                credentials_version: Some("7".into()),
+            retry: case.retry_in_secs.map(|s| {
+                Box::new(RetryStatus {
+                    attempts: 1,
+                    next_retry_time: crate::status::rfc3339(now() + chrono::Duration::seconds(s)),
+                    generation: Some(2),
+                    credentials_version: Some("7".into()),
+                })
             }),
             ..Default::default()
         };

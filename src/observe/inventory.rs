@@ -118,7 +118,9 @@ struct Entry {
 /// row was a tenth of the operator's memory).
 #[derive(Debug, Default)]
 pub struct Inventory {
-    rows: HashMap<String, Entry>,
+    // Boxed: a table of 16,384 buckets of whole entries, and its copy while it grows, was
+    // most of an inventory's memory at 10,000 groups.
+    rows: HashMap<String, Box<Entry>>,
     /// Ids listed before and missing from the latest consecutive complete scans.
     absent: HashMap<String, u32>,
     /// Ids never listed that an object names: the number of complete scans when it was first
@@ -130,7 +132,10 @@ pub struct Inventory {
     /// The scan under way (a number per attempt) and the rows it listed that differ from the
     /// kept ones.
     attempt: u64,
-    staged: Vec<GroupRow>,
+    // Boxed: the boxes move into `rows` as they are, and a growing list of whole entries
+    // would be copied at every doubling.
+    #[expect(clippy::vec_box, reason = "the boxes move into `rows` unchanged")]
+    staged: Vec<Box<Entry>>,
 }
 
 impl Inventory {
@@ -150,7 +155,16 @@ impl Inventory {
         for row in rows {
             match self.rows.get_mut(row.group_id.as_str()) {
                 Some(entry) if entry.sighting.row == row => entry.listed_in = self.attempt,
-                _ => self.staged.push(row),
+                _ => self.staged.push(Box::new(Entry {
+                    sighting: Sighting {
+                        row,
+                        scans: 0,
+                        last_seen: DateTime::<Utc>::MIN_UTC,
+                        last_scan: 0,
+                    },
+                    first_listed: DateTime::<Utc>::MIN_UTC,
+                    listed_in: self.attempt,
+                })),
             }
         }
     }
@@ -164,6 +178,7 @@ impl Inventory {
         let mut touched = Vec::new();
         let Self { rows, absent, .. } = self;
         for (id, entry) in rows.iter_mut().filter(|(_, e)| e.listed_in == attempt) {
+            let entry = &mut **entry;
             let s = &mut entry.sighting;
             s.last_scan = scan;
             s.last_seen = wall;
@@ -180,25 +195,17 @@ impl Inventory {
         }
         // New or changed rows; of an id listed twice (a group that moved while the pages
         // were read), the later listing wins.
-        for row in std::mem::take(&mut self.staged) {
-            let id = row.group_id.clone();
+        let staged = std::mem::take(&mut self.staged);
+        self.rows.reserve(staged.len());
+        for mut entry in staged {
+            let id = entry.sighting.row.group_id.clone();
             self.expected.remove(&id);
             self.absent.remove(&id);
-            let first_listed = self.rows.get(&id).map_or(wall, |e| e.first_listed);
-            let sighting = Sighting {
-                row,
-                scans: 1,
-                last_seen: wall,
-                last_scan: scan,
-            };
-            self.rows.insert(
-                id.clone(),
-                Entry {
-                    sighting,
-                    first_listed,
-                    listed_in: attempt,
-                },
-            );
+            entry.first_listed = self.rows.get(&id).map_or(wall, |e| e.first_listed);
+            entry.sighting.scans = 1;
+            entry.sighting.last_seen = wall;
+            entry.sighting.last_scan = scan;
+            self.rows.insert(id.clone(), entry);
             touched.push(id);
         }
         let gone: Vec<String> = self

@@ -366,7 +366,7 @@ impl<'a> Draft<'a> {
             self.mark_token_handled();
         }
         let (retry, requeue, when) = self.schedule(row, failure, input);
-        self.next.retry = retry;
+        self.next.retry = retry.map(Box::new);
         let message = format!("{}; {when}", failure.message);
         let stalled_message = if row.stalled {
             message.as_str()

@@ -229,11 +229,11 @@ pub(super) fn record(
                 .as_ref()
                 .filter(|d| &d.desired_hash == hash)
                 .map_or(0, |d| d.corrections);
-            Some(DriftStatus {
+            Some(Box::new(DriftStatus {
                 desired_hash: hash.clone(),
                 corrections: before.saturating_add(1),
                 fields: fields.clone(),
-            })
+            }))
         }
         _ if verdict.in_sync == InSync::InSync => None,
         _ => status.drift.take(),

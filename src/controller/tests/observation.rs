@@ -149,10 +149,12 @@ async fn accepted_long_ago(corrections: Option<i32>) -> ChatGroup {
     let mut accepted = accepted(&obj).await;
     let status = accepted.status.as_mut().expect("status");
     status.last_sync_time = Some("2026-01-01T00:00:00Z".into());
-    status.drift = corrections.map(|n| DriftStatus {
-        desired_hash: status.applied_hash.clone().unwrap_or_default(),
-        corrections: n,
-        fields: vec!["subject".into()],
+    status.drift = corrections.map(|n| {
+        Box::new(DriftStatus {
+            desired_hash: status.applied_hash.clone().unwrap_or_default(),
+            corrections: n,
+            fields: vec!["subject".into()],
+        })
     });
     accepted
 }

@@ -55,12 +55,12 @@ async fn a_retry_scheduled_in_the_future_waits_without_any_request() {
     let v2 = changed_spec().await;
     let mut status = v2.status.clone().unwrap();
     let at = Utc::now() + chrono::Duration::seconds(60);
-    status.retry = Some(RetryStatus {
+    status.retry = Some(Box::new(RetryStatus {
         attempts: 3,
         next_retry_time: crate::status::rfc3339(at),
         generation: Some(2),
         credentials_version: None,
-    });
+    }));
     let waiting = with_status(&v2, status);
     let h = with_secret();
 
@@ -104,12 +104,12 @@ async fn a_due_retry_calls_again_and_backs_off_further() {
 async fn a_retry_scheduled_for_an_older_generation_does_not_delay_a_new_spec() {
     let v2 = changed_spec().await;
     let mut status = v2.status.clone().unwrap();
-    status.retry = Some(RetryStatus {
+    status.retry = Some(Box::new(RetryStatus {
         attempts: 5,
         next_retry_time: crate::status::rfc3339(Utc::now() + chrono::Duration::seconds(600)),
         generation: Some(1),
         credentials_version: None,
-    });
+    }));
     let h = answering(vec![Ok(alibaba_example_response())]);
 
     h.reconcile(&with_status(&v2, status)).await;
