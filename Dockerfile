@@ -21,9 +21,13 @@ COPY src ./src
 COPY crates ./crates
 COPY crds ./crds
 COPY hack/image/rootfs.sh ./hack/image/rootfs.sh
+# The operator allocates with jemalloc, whose page size is fixed when it is built: on arm64 it
+# is built for 64 KiB pages, which also runs on kernels with 4 KiB pages (not the reverse).
+ARG TARGETARCH
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked --bin cams-operator \
+    if [ "$TARGETARCH" = arm64 ]; then export JEMALLOC_SYS_WITH_LG_PAGE=16; fi \
+ && cargo build --release --locked --bin cams-operator \
  && bash hack/image/rootfs.sh target/release/cams-operator /rootfs
 
 # --- runtime: the same instructions as hack/image/Containerfile -------------------------------
