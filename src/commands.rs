@@ -192,6 +192,7 @@ async fn context(args: &RunArgs, replica: &str, metrics: Arc<Metrics>) -> anyhow
         delete_timeout: args.lifecycle.delete_timeout,
         invite_links: args.lifecycle.invite_links,
         call_load: Default::default(),
+        api_writes: Default::default(),
         observer: Default::default(),
         cams,
         endpoints,

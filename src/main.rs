@@ -8,6 +8,7 @@ use cams_operator::commands;
 // jemalloc instead of glibc's malloc: the watch cache and the inventories are hundreds of
 // thousands of small strings, which jemalloc's size classes hold without glibc's per-chunk
 // header and 32-byte minimum (`make bench`: peak RSS at 10,000 objects).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

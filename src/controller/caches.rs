@@ -48,8 +48,9 @@ pub struct Caches {
 struct OwnWrite {
     /// The resourceVersion the write returned.
     resource_version: String,
-    /// What was written.
-    status: crate::resource::ChatGroupStatus,
+    /// A digest of what was written (the status itself is up to 2 KB, and at hundreds of
+    /// writes per second thousands of them wait for their echo).
+    status: Option<u64>,
     /// When the reconcile that wrote it asked to look again.
     wake_at: Option<Instant>,
     /// What that reconcile decided on: the generation and the `cams.dev/` annotations. The
@@ -170,6 +171,16 @@ impl Blocker {
     }
 }
 
+/// A digest of a status, to recognise it again (as written, field for field); `None` (never
+/// matched) if it does not serialize.
+fn status_digest(status: &crate::resource::ChatGroupStatus) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let json = serde_json::to_vec(status).ok()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    json.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 impl Caches {
     /// How `obj` relates to this process's last status write for it.
     pub fn freshness(&self, obj: &ChatGroup) -> Freshness {
@@ -197,7 +208,8 @@ impl Caches {
             writes.remove(&key);
             return Freshness::OwnWrite(requeue);
         }
-        if obj.status.as_ref() == Some(&own.status) {
+        let carried = obj.status.as_ref().and_then(status_digest);
+        if carried.is_some() && carried == own.status {
             // A later version (a metadata edit after our write) that carries our status.
             writes.remove(&key);
             return Freshness::Current;
@@ -272,7 +284,7 @@ impl Caches {
                 key,
                 OwnWrite {
                     resource_version,
-                    status: status.clone(),
+                    status: status_digest(status),
                     wake_at,
                     decided_on: Decided::of(obj),
                     stale_decision,

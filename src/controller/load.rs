@@ -1,6 +1,7 @@
-//! Whether UpdateChatGroup calls are under way: while they are, the re-queues a scan asks for
-//! (confirmations, mostly status writes) go slowly, so the API server and the workers serve
-//! the calls first.
+//! The operator's load: whether UpdateChatGroup calls are under way (while they are, the
+//! re-queues a scan asks for — confirmations, mostly status writes — go slowly, so the API
+//! server and the workers serve the calls first), and how many writes to the API server are
+//! sent at once.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -62,6 +63,29 @@ impl Drop for CallGuard<'_> {
     }
 }
 
+/// Status writes and events sent to the API server at once, whatever `--concurrency` is: each
+/// one in flight holds an HTTP/1.1 connection (and its TLS and buffers, about 40 KB), and the
+/// API server answers them one after another anyway (`make bench`, unthrottled converge).
+pub const API_WRITES: usize = 16;
+
+/// Takes turns for the writes to the API server.
+#[derive(Debug)]
+pub struct ApiWrites(tokio::sync::Semaphore);
+
+impl Default for ApiWrites {
+    fn default() -> Self {
+        Self(tokio::sync::Semaphore::new(API_WRITES))
+    }
+}
+
+impl ApiWrites {
+    /// Waits for a turn, held until the returned permit is dropped (`None`: never closed, so
+    /// never in practice; the write then goes without a turn).
+    pub async fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.0.acquire().await.ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +103,22 @@ mod tests {
         assert!(load.busy(), "just ended");
         std::thread::sleep(LINGER + Duration::from_millis(50));
         assert!(!load.busy(), "quiet after the linger");
+    }
+
+    #[tokio::test]
+    async fn api_writes_take_turns() {
+        let writes = ApiWrites::default();
+        let mut held = Vec::new();
+        for _ in 0..API_WRITES {
+            held.push(writes.turn().await);
+        }
+        let waiting = tokio::time::timeout(Duration::from_millis(50), writes.turn()).await;
+        assert!(
+            waiting.is_err(),
+            "one more write waits while all turns are taken"
+        );
+        held.pop();
+        let next = tokio::time::timeout(Duration::from_millis(50), writes.turn()).await;
+        assert!(next.is_ok(), "a turn given back is taken");
     }
 }

@@ -121,6 +121,8 @@ pub struct Context {
     pub invite_links: bool,
     /// The UpdateChatGroup calls under way (scan re-queues slow down while there are any).
     pub call_load: load::CallLoad,
+    /// Bounds the status writes and events sent at once.
+    pub api_writes: load::ApiWrites,
 }
 
 /// Drops what reconciles never read from a cached ChatGroup, most of an object's memory (the
@@ -937,25 +939,27 @@ async fn patch_status_metadata(
     let request = kube::core::Request::new(url)
         .patch_subresource("status", name, params, &Patch::Apply(patch))
         .map_err(kube::Error::BuildRequest)?;
-    metadata_only(&ctx.client, request).await
+    metadata_only(ctx, request).await
 }
 
-/// Sends `request` asking the API server to answer with the object's metadata only.
+/// Sends `request` asking the API server to answer with the object's metadata only, at most
+/// [`load::API_WRITES`] at once.
 async fn metadata_only<K>(
-    client: &Client,
+    ctx: &Context,
     mut request: http::Request<Vec<u8>>,
 ) -> Result<PartialObjectMeta<K>, kube::Error>
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     K::DynamicType: Default,
 {
+    let _turn = ctx.api_writes.turn().await;
     request.headers_mut().insert(
         reqwest::header::ACCEPT,
         reqwest::header::HeaderValue::from_static(
             "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
         ),
     );
-    client.request::<PartialObjectMeta<K>>(request).await
+    ctx.client.request::<PartialObjectMeta<K>>(request).await
 }
 
 /// Publishes an `events.k8s.io/v1` Event about `obj`, as kube's recorder would, without
@@ -1006,7 +1010,7 @@ async fn publish(obj: &ChatGroup, event: &crate::status::EventSpec, ctx: &Contex
                 serde_json::to_vec(&body).map_err(kube::Error::SerdeError)?,
             )
             .map_err(kube::Error::BuildRequest)?;
-        metadata_only::<KubeEvent>(&ctx.client, request).await
+        metadata_only::<KubeEvent>(ctx, request).await
     };
     match tokio::time::timeout(ctx.api_timeout, sent).await {
         Ok(Ok(_)) => {}

@@ -13,7 +13,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
 
-use super::observation::Member;
+use super::observation::{Member, MemberRef};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -159,13 +159,13 @@ fn requeue_router(
                 busy_pace.until_ready().await;
             }
             let Some(member) = next else { return };
-            let obj_ref = Arc::unwrap_or_clone(member);
-            if let Some(ns) = &obj_ref.namespace {
-                ctx.caches.outside_change(ns, &obj_ref.name);
+            if let Some(ns) = member.namespace() {
+                ctx.caches.outside_change(ns, member.name());
             }
-            let route = routes.get(&obj_ref.namespace).or_else(|| routes.get(&None));
+            let namespace = member.namespace().map(String::from);
+            let route = routes.get(&namespace).or_else(|| routes.get(&None));
             if let Some(route) = route {
-                let _ = route.unbounded_send(obj_ref);
+                let _ = route.unbounded_send(member.object_ref());
             }
         }
     });
@@ -221,7 +221,7 @@ impl NamespaceWatch<'_> {
             .reflect(writer)
             .inspect_ok(move |event| {
                 for sibling in indexer.caches.index_event(event) {
-                    let _ = siblings_tx.unbounded_send(Arc::new(sibling));
+                    let _ = siblings_tx.unbounded_send(Arc::new(MemberRef::from(&sibling)));
                 }
                 if let (watcher::Event::Delete(obj), Some(observer)) =
                     (event, indexer.observer.get())

@@ -235,6 +235,10 @@ where
     /// Re-queues `member` after the next complete scan of `key`'s account, which is forced
     /// (coalesced): for an object waiting to see its accepted change, or to confirm drift.
     pub fn await_next_scan(&self, key: &AccountKey, member: M) {
+        // The registered copy, if any: a member is often a shared reference, kept once.
+        let member = lock(&self.members)
+            .get_key_value(&member)
+            .map_or(member, |(registered, _)| registered.clone());
         if let Some(account) = lock(&self.accounts).get(key) {
             let mut state = lock(&account.state);
             state.waiting.insert(member);

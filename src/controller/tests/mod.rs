@@ -626,6 +626,7 @@ impl Harness {
             delete_timeout: Duration::from_secs(3600),
             invite_links: false,
             call_load: Default::default(),
+            api_writes: Default::default(),
         });
         Self {
             ctx,

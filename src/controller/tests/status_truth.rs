@@ -134,6 +134,7 @@ async fn a_metadata_edit_during_a_call_neither_repeats_it_nor_wipes_its_status()
         delete_timeout: h.ctx.delete_timeout,
         invite_links: h.ctx.invite_links,
         call_load: Default::default(),
+        api_writes: Default::default(),
     };
     ctx.caches
         .record_write(&obj, Some("2001".into()), &written, Requeue::OnChange);
