@@ -17,6 +17,8 @@ use crate::cams::Credentials;
 use crate::resource::ChatGroup;
 use crate::status::{Judgement, Requeue};
 
+use super::observation::MemberRef;
+
 type Key = (String, String);
 
 /// The controller's watch caches and per-object memory, read by reconciles.
@@ -40,7 +42,7 @@ pub struct Caches {
     /// ChatGroups by the group they name, so that looking for a conflict does not scan every
     /// cached object (at 10,000 objects that scan was most of a reconcile's CPU). Kept from
     /// the watch; it may hold stale entries, so what it names is read from the stores.
-    pub(super) by_group: RwLock<HashMap<u64, Vec<ObjectRef<ChatGroup>>>>,
+    pub(super) by_group: RwLock<HashMap<u64, Vec<MemberRef>>>,
 }
 
 /// A status write of this process, remembered until the watch delivers it.
@@ -139,12 +141,8 @@ pub(super) fn group_key(obj: &ChatGroup) -> u64 {
     hasher.finish()
 }
 
-fn object_key(obj: &ChatGroup) -> ObjectRef<ChatGroup> {
-    let key = ObjectRef::new(&obj.name_any());
-    match obj.namespace() {
-        Some(ns) => key.within(&ns),
-        None => key,
-    }
+fn object_key(obj: &ChatGroup) -> MemberRef {
+    MemberRef::of(obj)
 }
 
 fn key_of(obj: &ChatGroup) -> Key {
@@ -418,7 +416,7 @@ impl Caches {
     /// Keeps the group index current from the ChatGroup watch. Returns the other ChatGroups
     /// naming the same group when an object joins or leaves it: they must look again (one of
     /// them may have to stand down, or may take over).
-    pub fn index_event(&self, event: &watcher::Event<ChatGroup>) -> Vec<ObjectRef<ChatGroup>> {
+    pub fn index_event(&self, event: &watcher::Event<ChatGroup>) -> Vec<MemberRef> {
         match event {
             watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => {
                 if obj.metadata.deletion_timestamp.is_some() {
@@ -437,7 +435,7 @@ impl Caches {
         }
     }
 
-    fn unindex(&self, obj: &ChatGroup) -> Vec<ObjectRef<ChatGroup>> {
+    fn unindex(&self, obj: &ChatGroup) -> Vec<MemberRef> {
         let key = object_key(obj);
         let Ok(mut index) = self.by_group.write() else {
             return Vec::new();
@@ -458,7 +456,7 @@ impl Caches {
         others
     }
 
-    fn index(&self, obj: &ChatGroup) -> Vec<ObjectRef<ChatGroup>> {
+    fn index(&self, obj: &ChatGroup) -> Vec<MemberRef> {
         let key = object_key(obj);
         let Ok(mut index) = self.by_group.write() else {
             return Vec::new();
@@ -493,7 +491,10 @@ impl Caches {
             .ok()?
             .get(&group_key(obj))?
             .iter()
-            .filter_map(|r| stores.iter().find_map(|s| s.get(r)))
+            .filter_map(|r| {
+                let r = r.object_ref();
+                stores.iter().find_map(|s| s.get(&r))
+            })
             .collect();
         let rank = |o: &ChatGroup| {
             (

@@ -30,6 +30,14 @@ pub struct MemberRef {
 }
 
 impl MemberRef {
+    /// The reference of `obj`.
+    pub fn of(obj: &ChatGroup) -> Self {
+        Self {
+            namespace: obj.metadata.namespace.as_deref().map(Box::from),
+            name: kube::ResourceExt::name_any(obj).into(),
+        }
+    }
+
     /// The namespace, if any.
     pub fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
@@ -131,10 +139,7 @@ impl Observation {
 
 /// How the observer names `obj`.
 pub fn member_ref(obj: &ChatGroup) -> Member {
-    Arc::new(MemberRef {
-        namespace: obj.metadata.namespace.as_deref().map(Box::from),
-        name: kube::ResourceExt::name_any(obj).into(),
-    })
+    Arc::new(MemberRef::of(obj))
 }
 
 /// The account key of `obj` given the AccessKeyId that signs for it.

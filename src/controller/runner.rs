@@ -13,7 +13,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
 
-use super::observation::{Member, MemberRef};
+use super::observation::Member;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -221,7 +221,7 @@ impl NamespaceWatch<'_> {
             .reflect(writer)
             .inspect_ok(move |event| {
                 for sibling in indexer.caches.index_event(event) {
-                    let _ = siblings_tx.unbounded_send(Arc::new(MemberRef::from(&sibling)));
+                    let _ = siblings_tx.unbounded_send(Arc::new(sibling));
                 }
                 if let (watcher::Event::Delete(obj), Some(observer)) =
                     (event, indexer.observer.get())

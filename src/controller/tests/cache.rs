@@ -99,7 +99,7 @@ impl Fed {
         self.caches
             .index_event(&event)
             .into_iter()
-            .map(|r| r.name)
+            .map(|r| r.name().to_string())
             .collect()
     }
 
