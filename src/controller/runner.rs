@@ -12,11 +12,10 @@ use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
-
-use super::observation::Member;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use super::observation::Member;
 use super::{error_policy, reconcile, Context};
 use crate::resource::{ChatGroup, ConditionType};
 use crate::watch_backoff::WatchBackoff;
