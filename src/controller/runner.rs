@@ -88,29 +88,25 @@ pub async fn run(
 /// ChatGroups per page of the watch's list.
 const LIST_PAGE_SIZE: u32 = 100;
 
+/// `n` as a non-zero count (1 for 0), for the constants below.
+const fn non_zero(n: u32) -> std::num::NonZeroU32 {
+    match std::num::NonZeroU32::new(n) {
+        Some(n) => n,
+        None => std::num::NonZeroU32::MIN,
+    }
+}
+
 /// How many objects per second scans and group siblings re-queue at most, and at once.
-const REQUEUE_RATE: std::num::NonZeroU32 = match std::num::NonZeroU32::new(200) {
-    Some(n) => n,
-    None => std::num::NonZeroU32::MIN,
-};
-const REQUEUE_BURST: std::num::NonZeroU32 = match std::num::NonZeroU32::new(50) {
-    Some(n) => n,
-    None => std::num::NonZeroU32::MIN,
-};
+const REQUEUE_RATE: std::num::NonZeroU32 = non_zero(200);
+const REQUEUE_BURST: std::num::NonZeroU32 = non_zero(50);
 
 /// How many objects per second scans re-queue while UpdateChatGroup calls are under way: a
 /// confirmation is a status write, and at 10,000 objects on 2 cores the API server's writes
 /// are the scarce resource the calls need too (`make bench`, converge at 100 QPS).
-const BUSY_REQUEUE_RATE: std::num::NonZeroU32 = match std::num::NonZeroU32::new(20) {
-    Some(n) => n,
-    None => std::num::NonZeroU32::MIN,
-};
+const BUSY_REQUEUE_RATE: std::num::NonZeroU32 = non_zero(20);
 // A burst of 100: a handful of re-queues that lead to calls (drift confirmed for 100 groups)
 // pass at once; thousands of confirmations still go at the rate.
-const BUSY_REQUEUE_BURST: std::num::NonZeroU32 = match std::num::NonZeroU32::new(100) {
-    Some(n) => n,
-    None => std::num::NonZeroU32::MIN,
-};
+const BUSY_REQUEUE_BURST: std::num::NonZeroU32 = non_zero(100);
 
 /// Objects re-queued from outside their own watch event, by namespace.
 type Requeues = std::collections::HashMap<Option<String>, UnboundedReceiver<ObjectRef<ChatGroup>>>;
